@@ -1,0 +1,67 @@
+/**
+ * `strata parse FILE` (or `-` for standard input): parses an exposition and writes one JSON
+ * sample per line, in input order, in the JSON encoder's format, with `"timestamp": null` where
+ * the exposition gives none. On invalid input it writes `line N: reason` to stderr, writes no
+ * samples (a body is all or nothing) and exits with status 1.
+ *
+ * Options: `--format prometheus|openmetrics` (default: by file name, `.om`/`.openmetrics` in it
+ * selects OpenMetrics, else Prometheus), `--max-line-bytes N`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { JsonEncoder } from '../encode/json.js';
+import { ParseError, UsageError } from '../errors.js';
+import { ExpositionFormat, ExpositionParser } from '../parse/index.js';
+
+export const PARSE_USAGE = 'usage: strata parse [--format prometheus|openmetrics] [--max-line-bytes N] FILE|-';
+
+async function readStdin(parser: ExpositionParser): Promise<void> {
+  for await (const chunk of process.stdin) parser.push(chunk as Buffer);
+}
+
+export interface CommandIO {
+  readonly stdout: { write(chunk: Uint8Array | string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+}
+
+export async function parseCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      format: { type: 'string' },
+      'max-line-bytes': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError(PARSE_USAGE);
+  const file = positionals[0] as string;
+  let format: ExpositionFormat;
+  if (values.format === undefined) {
+    format = /\.(om|openmetrics)(\.|$)/.test(file) ? ExpositionFormat.OpenMetrics : ExpositionFormat.Prometheus;
+  } else if (values.format === 'prometheus' || values.format === 'openmetrics') {
+    format = values.format;
+  } else {
+    throw new UsageError(`--format must be prometheus or openmetrics, got ${JSON.stringify(values.format)}`);
+  }
+  const maxLine = values['max-line-bytes'];
+  const maxLineBytes = maxLine === undefined ? undefined : Number(maxLine);
+  if (maxLineBytes !== undefined && !(Number.isInteger(maxLineBytes) && maxLineBytes > 0)) {
+    throw new UsageError(`--max-line-bytes must be a positive integer, got ${JSON.stringify(maxLine)}`);
+  }
+  const parser = new ExpositionParser(maxLineBytes === undefined ? { format } : { format, maxLineBytes });
+  let result;
+  try {
+    if (file === '-') await readStdin(parser);
+    else parser.push(readFileSync(file));
+    result = parser.end();
+  } catch (e) {
+    if (e instanceof ParseError) {
+      io.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const encoder = new JsonEncoder({ maxSamples: Number.MAX_SAFE_INTEGER, maxBytes: 1 << 20 });
+  for (const message of encoder.encode(result.batch, null)) io.stdout.write(message);
+  return 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * The encoder interface: a batch of samples in, message buffers out.
+ *
+ * A message holds at most `maxSamples` samples and, where the framing allows splitting, at most
+ * `maxBytes` bytes; a single sample larger than `maxBytes` still goes out alone in its own
+ * message (a sink may then reject it, and counts it). A sink sends one message per buffer, so
+ * `maxSamples: 1` gives one sample per message. Encoders keep no state between calls other than
+ * per-series memos (see `Series.memo`), so one encoder may serve any number of targets.
+ */
+import type { SampleBatch } from '../sample.js';
+
+export const EncoderKind = {
+  Json: 'json',
+  Fluent: 'fluent',
+  Statsd: 'statsd',
+} as const;
+export type EncoderKind = (typeof EncoderKind)[keyof typeof EncoderKind];
+
+export interface MessageLimits {
+  /** At most this many samples in one message; ≥ 1. */
+  readonly maxSamples?: number;
+  /** At most this many bytes in one message (a lone oversized sample is still sent alone). */
+  readonly maxBytes?: number;
+}
+
+export interface Encoder {
+  readonly kind: EncoderKind;
+  /**
+   * Encodes `batch` into messages appended to `out` (returned).
+   * @param defaultTimestamp milliseconds since the epoch for samples whose exposition had no
+   *   timestamp (the scrape time); `null` writes `null` where the format allows it.
+   */
+  encode(batch: SampleBatch, defaultTimestamp: number | null, out?: Uint8Array[]): Uint8Array[];
+}
+
+/** Non-finite values are written as these strings by every encoder that writes text or maps. */
+export function nonFiniteString(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return 'NaN';
+}

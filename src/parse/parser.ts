@@ -1,0 +1,410 @@
+/**
+ * The exposition parser: Prometheus text format 0.0.4 and OpenMetrics 1.0 text, bytes in,
+ * flattened samples (a `SampleBatch`) out.
+ *
+ * Streaming: `push()` chunks as they arrive, then `end()`. Complete lines are parsed straight
+ * from the chunk; only a line split across chunks is copied, into a carry buffer that grows by
+ * doubling, so the work is linear in the input however it is split, and a line longer than
+ * `maxLineBytes` is rejected as soon as the carry passes the limit (memory stays bounded by the
+ * limit, not by the line). `parseExposition()` is the one-shot form.
+ *
+ * All or nothing: the first error throws a `ParseError` naming the line and the reason, and the
+ * parser keeps nothing of that body (a scrape fails whole, as in Prometheus).
+ *
+ * Per line (warm path): find the newline (memchr), propose the series/value/timestamp split from
+ * the line end, look the series bytes up in the `SeriesCache`, and on a hit only parse the value
+ * and the timestamp. A miss runs the full forward parse and flattening, then caches the result.
+ *
+ * Accepted where Prometheus accepts it: a last line without a newline, blanks after the value,
+ * repeated HELP/TYPE (the first wins), a TYPE after its samples (the earlier samples stay
+ * untyped). Rejected as Prometheus' scrape loop would: CRLF, negative timestamps, duplicate label
+ * names, `__name__` as a label, invalid UTF-8 in label values and HELP text.
+ */
+import { isUtf8 } from 'node:buffer';
+import { ErrorCode, ParseError, quote } from '../errors.js';
+import { SampleBatch } from '../sample.js';
+import { C_BLANK, C_NAME, C_NAME_START, CHAR } from './chars.js';
+import { Entry, LineCursor } from './cursor.js';
+import { type FlattenContext, OPENMETRICS_TYPES, PROMETHEUS_TYPES, resolveSeries, sortedTagPairs } from './flatten.js';
+import { floatOk, parseFloatBytes, parseTimestampBytes } from './float.js';
+import { ExpositionFormat, formatFromContentType } from './format.js';
+import { type CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
+import { SeriesSyntax, parseSeriesSyntax } from './series-syntax.js';
+
+export interface ParseOptions {
+  /** Which text format; default from `contentType`, else Prometheus 0.0.4. */
+  readonly format?: ExpositionFormat;
+  /** The scrape's Content-Type header; chooses the format when `format` is not given. */
+  readonly contentType?: string;
+  /** Per-target series cache; pass the same one on every scrape of a target. */
+  readonly cache?: SeriesCache;
+  /** Tags added to every sample (a sample's own label of the same name wins). */
+  readonly targetTags?: Readonly<Record<string, string>>;
+  /** Longest line accepted, in bytes. Default 1 MiB. */
+  readonly maxLineBytes?: number;
+  /** Largest body accepted, in bytes. Default unlimited (the scraper enforces its own limit). */
+  readonly maxBodyBytes?: number;
+  /** Batch to fill (cleared first); a new one when absent. */
+  readonly batch?: SampleBatch;
+}
+
+export interface ParseStats {
+  /** Bytes parsed. */
+  bytes: number;
+  /** Lines read. */
+  lines: number;
+  /** Samples emitted into the batch. */
+  samples: number;
+  /** NaN-valued counter, gauge, untyped and quantile samples dropped. */
+  nanDropped: number;
+  /** OpenMetrics `_created` samples skipped. */
+  createdSkipped: number;
+  /** Series lines answered by the series cache, and those parsed in full. */
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+export interface ParseResult {
+  readonly batch: SampleBatch;
+  readonly stats: ParseStats;
+  readonly format: ExpositionFormat;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
+
+const EOF_MARK = '# EOF';
+
+/** The latin1 string of `buf[start, end)`, the cache key of a series. */
+const latin1 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export class ExpositionParser {
+  readonly format: ExpositionFormat;
+  readonly #om: boolean;
+  readonly #cache: SeriesCache;
+  readonly #ctx: FlattenContext;
+  readonly #cursor: LineCursor;
+  readonly #syntax = new SeriesSyntax();
+  readonly #maxBody: number;
+  readonly #batch: SampleBatch;
+  readonly #stats: ParseStats = {
+    bytes: 0,
+    lines: 0,
+    samples: 0,
+    nanDropped: 0,
+    createdSkipped: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+  };
+  #epoch: number;
+  #carry: Buffer = Buffer.allocUnsafe(0);
+  #carryLen = 0;
+  #sawEof = false;
+  #failed: ParseError | null = null;
+  #done = false;
+
+  constructor(options: ParseOptions = {}) {
+    this.format = options.format ?? formatFromContentType(options.contentType);
+    this.#om = this.format === ExpositionFormat.OpenMetrics;
+    this.#cache = options.cache ?? new SeriesCache();
+    const targetTags = sortedTagPairs(options.targetTags);
+    this.#epoch = this.#cache.begin(targetTags.join('\u0000'));
+    this.#ctx = { cache: this.#cache, epoch: this.#epoch, openMetrics: this.#om, targetTags };
+    this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+    this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+    this.#batch = options.batch ?? new SampleBatch();
+    this.#batch.clear();
+  }
+
+  /** Parses the complete lines of `chunk`, keeping a partial last line for the next call. */
+  push(chunk: Uint8Array): void {
+    this.#check();
+    try {
+      this.#push(asBuffer(chunk));
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /** Parses what is left and returns the samples. Throws the first error of the body. */
+  end(): ParseResult {
+    this.#check();
+    try {
+      if (this.#carryLen > 0) {
+        this.#region(this.#carry, 0, this.#carryLen, true);
+        this.#carryLen = 0;
+      }
+      if (this.#om && !this.#sawEof) {
+        throw new ParseError(this.#cursor.lineNo + 1, 'missing "# EOF" at the end of an OpenMetrics exposition');
+      }
+    } catch (e) {
+      throw this.#fail(e);
+    }
+    this.#done = true;
+    this.#stats.lines = this.#cursor.lineNo;
+    this.#stats.samples = this.#batch.length;
+    this.#cache.commit();
+    return { batch: this.#batch, stats: this.#stats, format: this.format };
+  }
+
+  #check(): void {
+    if (this.#failed !== null) throw this.#failed;
+    if (this.#done) throw new Error('ExpositionParser: end() was already called');
+  }
+
+  #fail(e: unknown): unknown {
+    if (e instanceof ParseError) {
+      this.#failed = e;
+      this.#batch.clear();
+    }
+    return e;
+  }
+
+  #push(chunk: Buffer): void {
+    const len = chunk.length;
+    this.#stats.bytes += len;
+    if (this.#stats.bytes > this.#maxBody) {
+      throw new ParseError(
+        this.#cursor.lineNo + 1,
+        `body is over the limit of ${this.#maxBody} bytes (maxBodyBytes)`,
+        ErrorCode.ParseLimit,
+      );
+    }
+    let start = 0;
+    if (this.#carryLen > 0) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        this.#append(chunk, 0, len);
+        return;
+      }
+      this.#append(chunk, 0, nl + 1);
+      this.#region(this.#carry, 0, this.#carryLen, false);
+      this.#carryLen = 0;
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(0x0a);
+    if (last >= start) {
+      this.#region(chunk, start, last + 1, false);
+      start = last + 1;
+    }
+    if (start < len) this.#append(chunk, start, len);
+  }
+
+  #append(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    const need = this.#carryLen + n;
+    // The carry only ever holds one unfinished line (plus, at most, its newline).
+    const pending = need - (end > start && src[end - 1] === 0x0a ? 1 : 0);
+    if (pending > this.#cursor.maxLineBytes) {
+      throw new ParseError(
+        this.#cursor.lineNo + 1,
+        `line is over the limit of ${this.#cursor.maxLineBytes} bytes (maxLineBytes)`,
+        ErrorCode.ParseLimit,
+      );
+    }
+    if (need > this.#carry.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.#carry.length * 2, 256));
+      this.#carry.copy(grown, 0, 0, this.#carryLen);
+      this.#carry = grown;
+    }
+    src.copy(this.#carry, this.#carryLen, start, end);
+    this.#carryLen = need;
+  }
+
+  /** Parses the lines of `buf[start, end)`. */
+  #region(buf: Buffer, start: number, end: number, lastUnterminated: boolean): void {
+    const cur = this.#cursor;
+    cur.reset(buf, start, end, lastUnterminated);
+    const om = this.#om;
+    for (;;) {
+      const kind = cur.next();
+      if (kind === Entry.End) return;
+      if (this.#sawEof) {
+        throw new ParseError(cur.lineNo, `unexpected content after "# EOF": ${quote(buf, cur.lineStart, cur.lineEnd)}`);
+      }
+      if (kind === Entry.Series) {
+        if (om) this.#seriesOpenMetrics(buf);
+        else this.#series(buf);
+      } else if (kind === Entry.Comment) {
+        this.#comment(buf);
+      } else if (om) {
+        throw new ParseError(cur.lineNo, 'blank lines are not allowed in OpenMetrics');
+      }
+    }
+  }
+
+  /** A sample line of the Prometheus text format: the warm path. */
+  #series(buf: Buffer): void {
+    const cur = this.#cursor;
+    const key = latin1(buf, cur.lineStart, cur.seriesEnd);
+    const cache = this.#cache;
+    let entry = cache.entries.get(key);
+    let vs = cur.valueStart;
+    let ve = cur.valueEnd;
+    let ts = cur.tsStart;
+    let te = cur.tsEnd;
+    if (entry !== undefined && entry.validIn(this.#epoch)) {
+      this.#stats.cacheHits++;
+    } else {
+      const syn = this.#syntax;
+      parseSeriesSyntax(buf, cur.lineStart, cur.lineEnd, cur.lineNo, false, syn);
+      vs = syn.valueStart;
+      ve = syn.valueEnd;
+      ts = syn.tsStart;
+      te = syn.tsEnd;
+      const realKey = syn.seriesEnd === cur.seriesEnd ? key : latin1(buf, syn.nameStart, syn.seriesEnd);
+      entry = this.#resolve(buf, syn, realKey);
+    }
+    this.#emit(buf, entry, vs, ve, ts, te, false);
+  }
+
+  /** A sample line of OpenMetrics: always the forward parse (exemplars may follow). */
+  #seriesOpenMetrics(buf: Buffer): void {
+    const cur = this.#cursor;
+    const syn = this.#syntax;
+    parseSeriesSyntax(buf, cur.lineStart, cur.lineEnd, cur.lineNo, true, syn);
+    const key = latin1(buf, syn.nameStart, syn.seriesEnd);
+    let entry = this.#cache.entries.get(key);
+    if (entry !== undefined && entry.validIn(this.#epoch)) this.#stats.cacheHits++;
+    else entry = this.#resolve(buf, syn, key);
+    this.#emit(buf, entry, syn.valueStart, syn.valueEnd, syn.tsStart, syn.tsEnd, true);
+  }
+
+  #resolve(buf: Buffer, syn: SeriesSyntax, key: string): CacheEntry {
+    this.#stats.cacheMisses++;
+    const entry = resolveSeries(this.#ctx, buf, syn, key, this.#cursor.lineNo);
+    const cache = this.#cache;
+    if (cache.entries.size < cache.maxSeries || cache.entries.has(key)) {
+      cache.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  #emit(buf: Buffer, entry: CacheEntry, vs: number, ve: number, ts: number, te: number, om: boolean): void {
+    const epoch = this.#epoch;
+    if (entry.seen !== epoch) {
+      entry.seen = epoch;
+      this.#cache.markSeen();
+    }
+    const value = parseFloatBytes(buf, vs, ve);
+    if (!floatOk) {
+      throw new ParseError(this.#cursor.lineNo, `invalid value ${quote(buf, vs, ve)}: expected a float, "NaN", "+Inf" or "-Inf"`);
+    }
+    let timestamp = Number.NaN;
+    if (ts >= 0) timestamp = om ? this.#omTimestamp(buf, ts, te) : this.#timestamp(buf, ts, te);
+    const role = entry.role;
+    if (role === SampleRole.Skip) {
+      this.#stats.createdSkipped++;
+      return;
+    }
+    if (value !== value && role === SampleRole.DropNaN) {
+      this.#stats.nanDropped++;
+      return;
+    }
+    this.#batch.push(entry.series, value, timestamp);
+  }
+
+  #timestamp(buf: Buffer, ts: number, te: number): number {
+    const t = parseTimestampBytes(buf, ts, te);
+    if (floatOk) return t;
+    if (buf[ts] === 0x2d) {
+      throw new ParseError(this.#cursor.lineNo, `negative timestamp ${quote(buf, ts, te)}: Prometheus refuses samples before 1970`);
+    }
+    throw new ParseError(this.#cursor.lineNo, `invalid timestamp ${quote(buf, ts, te)}: expected integer milliseconds since the epoch`);
+  }
+
+  #omTimestamp(buf: Buffer, ts: number, te: number): number {
+    const seconds = parseFloatBytes(buf, ts, te);
+    if (!floatOk || !Number.isFinite(seconds)) {
+      throw new ParseError(this.#cursor.lineNo, `invalid timestamp ${quote(buf, ts, te)}: expected seconds since the epoch`);
+    }
+    if (seconds < 0) throw new ParseError(this.#cursor.lineNo, `negative timestamp ${quote(buf, ts, te)}`);
+    return Math.trunc(seconds * 1000);
+  }
+
+  /** `# HELP`, `# TYPE`, `# UNIT`, `# EOF` and other comments. */
+  #comment(buf: Buffer): void {
+    const cur = this.#cursor;
+    const le = cur.lineEnd;
+    let i = cur.lineStart + 1;
+    const om = this.#om;
+    if (om) {
+      if (le - cur.lineStart === EOF_MARK.length && latin1(buf, cur.lineStart, le) === EOF_MARK) {
+        this.#sawEof = true;
+        return;
+      }
+      if (buf[i] !== 0x20) throw new ParseError(cur.lineNo, `invalid comment ${quote(buf, cur.lineStart, le)}: OpenMetrics allows only HELP, TYPE, UNIT and EOF`);
+    }
+    // Prometheus: '#' blanks keyword blanks name ...
+    const kwStart = skipBlanks(buf, i, le);
+    if (kwStart === i && !om) return; // '#HELP' is a plain comment
+    i = kwStart;
+    let kwEnd = i;
+    while (kwEnd < le && !((CHAR[buf[kwEnd] as number] as number) & C_BLANK)) kwEnd++;
+    const kw = latin1(buf, i, kwEnd);
+    if (kw !== 'HELP' && kw !== 'TYPE' && kw !== 'UNIT') {
+      if (om) throw new ParseError(cur.lineNo, `invalid comment ${quote(buf, cur.lineStart, le)}: OpenMetrics allows only HELP, TYPE, UNIT and EOF`);
+      return;
+    }
+    if (kw === 'UNIT' && !om) return; // not a keyword in 0.0.4
+    const ns = skipBlanks(buf, kwEnd, le);
+    if (ns === kwEnd || ns >= le) {
+      throw new ParseError(cur.lineNo, `${kw} line without a metric name: ${quote(buf, cur.lineStart, le)}`);
+    }
+    if (!((CHAR[buf[ns] as number] as number) & C_NAME_START)) {
+      throw new ParseError(cur.lineNo, `invalid metric name in ${kw} line at ${quote(buf, ns, le, 32)}`);
+    }
+    let ne = ns + 1;
+    while (ne < le && (CHAR[buf[ne] as number] as number) & C_NAME) ne++;
+    if (ne < le && !((CHAR[buf[ne] as number] as number) & C_BLANK)) {
+      throw new ParseError(cur.lineNo, `invalid metric name in ${kw} line at ${quote(buf, ns, le, 32)}`);
+    }
+    const ts = skipBlanks(buf, ne, le);
+    if (kw === 'HELP') {
+      for (let k = ts; k < le; k++) {
+        if ((buf[k] as number) >= 0x80) {
+          if (!isUtf8(buf.subarray(ts, le))) {
+            throw new ParseError(cur.lineNo, `HELP text is not valid UTF-8: ${quote(buf, ts, le)}`);
+          }
+          break;
+        }
+      }
+      return;
+    }
+    if (kw === 'UNIT') return;
+    // TYPE
+    if (ts >= le) throw new ParseError(cur.lineNo, `TYPE line without a type: ${quote(buf, cur.lineStart, le)}`);
+    let te = ts;
+    while (te < le && !((CHAR[buf[te] as number] as number) & C_BLANK)) te++;
+    if (skipBlanks(buf, te, le) < le) {
+      throw new ParseError(cur.lineNo, `unexpected text after the type in ${quote(buf, cur.lineStart, le)}`);
+    }
+    const type = latin1(buf, ts, te);
+    const known = om ? OPENMETRICS_TYPES : PROMETHEUS_TYPES;
+    if (!known.has(type)) {
+      throw new ParseError(cur.lineNo, `invalid metric type ${JSON.stringify(type)}: expected one of ${[...known].join(', ')}`);
+    }
+    const rec = this.#cache.family(latin1(buf, ns, ne));
+    if (rec.epoch !== this.#epoch) {
+      // the first TYPE line of a family wins
+      rec.epoch = this.#epoch;
+      rec.type = type;
+    }
+  }
+}
+
+function skipBlanks(buf: Uint8Array, i: number, end: number): number {
+  while (i < end && (CHAR[buf[i] as number] as number) & C_BLANK) i++;
+  return i;
+}
+
+/** Parses a whole exposition. Throws `ParseError` on invalid input; nothing is kept then. */
+export function parseExposition(body: Uint8Array, options: ParseOptions = {}): ParseResult {
+  const parser = new ExpositionParser(options);
+  parser.push(body);
+  return parser.end();
+}
