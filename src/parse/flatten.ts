@@ -163,6 +163,8 @@ export function resolveSeries(
 
   // Labels → sorted tag pairs, target tags underneath.
   const pairs: string[] = [];
+  // Small label sets are checked for duplicates by a scan; large ones by a set (linear time).
+  const seen = syn.labelCount > SMALL_LABEL_SET ? new Set<string>() : null;
   let renamed = false;
   const labels = syn.labels;
   for (let l = 0; l < syn.labelCount; l++) {
@@ -176,9 +178,10 @@ export function resolveSeries(
     if (lname === '__name__') {
       throw new ParseError(lineNo, 'label name "__name__" is reserved and may not appear in a label set');
     }
-    for (let p = 0; p < pairs.length; p += 2) {
-      if (pairs[p] === lname) throw new ParseError(lineNo, `duplicate label name "${lname}"`);
+    if (seen !== null ? seen.has(lname) : hasKey(pairs, lname)) {
+      throw new ParseError(lineNo, `duplicate label name "${lname}"`);
     }
+    if (seen !== null) seen.add(lname);
     let value: string;
     if (flags & L_HIGH) {
       if (!isUtf8(buf.subarray(vs, ve))) {
@@ -213,22 +216,34 @@ export function resolveSeries(
   return new CacheEntry(series, role, exact, exactType, base, baseType, epoch);
 }
 
+const SMALL_LABEL_SET = 16;
+
+function hasKey(pairs: readonly string[], key: string): boolean {
+  for (let p = 0; p < pairs.length; p += 2) if (pairs[p] === key) return true;
+  return false;
+}
+
 function buildTags(target: readonly string[], own: string[]): Record<string, string> {
   // own labels win over target tags of the same name
   const all: string[] = own.slice();
+  const ownKeys = own.length > SMALL_LABEL_SET * 2 ? new Set(own.filter((_, i) => i % 2 === 0)) : null;
   for (let t = 0; t < target.length; t += 2) {
     const k = target[t] as string;
-    let shadowed = false;
-    for (let p = 0; p < own.length; p += 2) {
-      if (own[p] === k) {
-        shadowed = true;
-        break;
-      }
-    }
+    const shadowed = ownKeys !== null ? ownKeys.has(k) : hasKey(own, k);
     if (!shadowed) all.push(k, target[t + 1] as string);
   }
-  // insertion sort of pairs by key (label sets are small)
   const n = all.length / 2;
+  if (n > SMALL_LABEL_SET) {
+    const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+      const ka = all[a * 2] as string;
+      const kb = all[b * 2] as string;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    const big: Record<string, string> = {};
+    for (const i of idx) setTag(big, all[i * 2] as string, all[i * 2 + 1] as string);
+    return big;
+  }
+  // insertion sort of pairs by key (label sets are small)
   for (let a = 1; a < n; a++) {
     const k = all[a * 2] as string;
     const v = all[a * 2 + 1] as string;
@@ -242,8 +257,15 @@ function buildTags(target: readonly string[], own: string[]): Record<string, str
     all[(b + 1) * 2 + 1] = v;
   }
   const tags: Record<string, string> = {};
-  for (let p = 0; p < all.length; p += 2) tags[all[p] as string] = all[p + 1] as string;
+  for (let p = 0; p < all.length; p += 2) setTag(tags, all[p] as string, all[p + 1] as string);
   return tags;
+}
+
+/** Sets a tag; `__proto__` is a valid label name and must become an own property. */
+function setTag(tags: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') {
+    Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
+  } else tags[key] = value;
 }
 
 /** `\\` → `\`, `\"` → `"`, `\n` → newline; any other escape is kept as written. */
