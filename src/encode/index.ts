@@ -3,3 +3,7 @@ export { EncoderKind, nonFiniteString } from './encoder.js';
 export type { Encoder, MessageLimits } from './encoder.js';
 export { JsonEncoder } from './json.js';
 export type { JsonEncoderOptions } from './json.js';
+export { StatsdEncoder, StatsdTagStyle, StatsdCounterAs, STATSD_DEFAULT_MAX_BYTES } from './statsd.js';
+export type { StatsdEncoderOptions } from './statsd.js';
+export { FluentEncoder, FluentDefaults } from './fluent.js';
+export type { FluentEncoderOptions } from './fluent.js';
