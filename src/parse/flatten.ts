@@ -93,173 +93,368 @@ function suffixFits(type: string, suffix: Suffix, openMetrics: boolean): boolean
   }
 }
 
-/** Context a resolution needs: the cache, the scrape epoch and the target's tags. */
-export interface FlattenContext {
-  readonly cache: SeriesCache;
-  readonly epoch: number;
-  readonly openMetrics: boolean;
-  /** Target tags as sorted [key, value, key, value, …]. */
-  readonly targetTags: readonly string[];
+/** How a metric name resolved against the TYPE lines seen so far in this scrape. */
+class NameResolution {
+  /** The tag layout last used with this name (lines of one metric mostly share it). */
+  shape: Shape | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly exact: FamilyRecord,
+    readonly exactType: string | null,
+    readonly base: FamilyRecord | null,
+    readonly baseType: string | null,
+    readonly type: SampleType,
+    readonly role: SampleRole,
+    readonly outName: string,
+    /** Label whose value becomes a canonical float tag (`le`, `quantile`), or null. */
+    readonly renameLabel: string | null,
+    readonly renameTo: string,
+  ) {}
+
+  /** True when the TYPE declarations this resolution used still hold in `epoch`. */
+  validIn(epoch: number): boolean {
+    const et = this.exact.epoch === epoch ? this.exact.type : null;
+    if (et !== this.exactType) return false;
+    if (et !== null || this.base === null) return true;
+    return (this.base.epoch === epoch ? this.base.type : null) === this.baseType;
+  }
+}
+
+const latin1 = (buf: Uint8Array, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+function sameBytes(a: Uint8Array, as: number, b: Uint8Array, bs: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (a[as + i] !== b[bs + i]) return false;
+  return true;
+}
+
+const MAX_CANONICAL = 4096;
+const MAX_BUILDERS = 4096;
+const MAX_RESOLUTIONS = 65_536;
+
+type TagBuilder = (vals: readonly string[], order: Int32Array) => Record<string, string>;
+
+/** The tag layout of a line: validated label names, renames, target tags, sort order. */
+class Shape {
+  constructor(
+    /** Label names in line order. */
+    readonly names: readonly string[],
+    readonly role: SampleRole,
+    /** Index (in line order) of the label renamed to a canonical float tag, or -1. */
+    readonly renameIdx: number,
+    /** Offsets into the target tag pairs of the target tags not shadowed by a label. */
+    readonly targetIdx: Int32Array,
+    /** Sorted position → index into [labels…, unshadowed target tags…]. */
+    readonly order: Int32Array,
+    readonly build: TagBuilder,
+  ) {}
+
+  get labelCount(): number {
+    return this.names.length;
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
- * Resolves a fully parsed series line into a cache entry (not inserted).
- * @param key the series bytes `[syntax.nameStart, syntax.seriesEnd)` as a latin1 string
+ * Resolves fully parsed series lines into cache entries. Consecutive lines mostly share the
+ * metric name, the label names and many label values, so each is compared with the previous
+ * line's bytes and its strings reused: a cold scrape allocates little beyond what it keeps.
  */
-export function resolveSeries(
-  ctx: FlattenContext,
-  buf: Uint8Array,
-  syn: SeriesSyntax,
-  key: string,
-  lineNo: number,
-): CacheEntry {
-  const base0 = syn.nameStart;
-  const name = key.substring(0, syn.nameEnd - base0);
-  const { cache, epoch, openMetrics } = ctx;
+export class Flattener {
+  readonly #cache: SeriesCache;
+  readonly #openMetrics: boolean;
+  /** Target tags as sorted [key, value, key, value, …]. */
+  readonly #target: readonly string[];
+  #epoch = 0;
+  // The previous line: its buffer, label offsets and strings.
+  #pBuf: Uint8Array | null = null;
+  #pNameStart = 0;
+  #pNameLen = -1;
+  #pRes: NameResolution | null = null;
+  #pLabels: number[] = [];
+  #pCount = 0;
+  #pNames: string[] = [];
+  #pValues: string[] = [];
+  #names: string[] = [];
+  #values: string[] = [];
+  readonly #vals: string[] = [];
+  #shape: Shape | null = null;
+  readonly #builders = new Map<string, TagBuilder>();
+  readonly #resolutions = new Map<string, NameResolution>();
+  readonly #canonical = new Map<string, string>();
 
-  const exact = cache.family(name);
-  const exactType = exact.epoch === epoch ? exact.type : null;
-  let base: FamilyRecord | null = null;
-  let baseType: string | null = null;
-  let famType: string | null = exactType;
-  let suffix: Suffix = Suffix.None;
-  let famName = name;
-  if (exactType === null) {
-    for (const [text, kind] of SUFFIXES) {
-      if (name.length > text.length && name.endsWith(text)) {
-        const baseName = name.substring(0, name.length - text.length);
-        base = cache.family(baseName);
-        baseType = base.epoch === epoch ? base.type : null;
-        if (baseType !== null && suffixFits(baseType, kind, openMetrics)) {
-          famType = baseType;
-          suffix = kind;
-          famName = baseName;
+  constructor(cache: SeriesCache, openMetrics: boolean, targetTags: readonly string[]) {
+    this.#cache = cache;
+    this.#openMetrics = openMetrics;
+    this.#target = targetTags;
+  }
+
+  /** Starts a scrape. */
+  begin(epoch: number): void {
+    this.#epoch = epoch;
+    this.#pRes = null;
+    this.#pBuf = null;
+    this.#pCount = 0;
+  }
+
+  /** A TYPE line was seen: name resolutions made before it may no longer hold. */
+  typesChanged(): void {
+    this.#shape = null;
+    this.#pRes = null;
+  }
+
+  /** The previous line's buffer may be reused (a new region starts): compare with nothing. */
+  forgetPrevious(): void {
+    this.#shape = null;
+    this.#pRes = null;
+    this.#pBuf = null;
+    this.#pCount = 0;
+  }
+
+  /** Resolves a fully parsed series line into a cache entry (not recorded). */
+  resolve(buf: Uint8Array, syn: SeriesSyntax, lineNo: number): CacheEntry {
+    const res = this.#resolveName(buf, syn);
+    const labels = syn.labels;
+    const n = syn.labelCount;
+    const pBuf = this.#pBuf;
+    const pLabels = this.#pLabels;
+    const pCount = this.#pCount;
+    const names = this.#names;
+    const values = this.#values;
+    let namesReused = pBuf !== null;
+    for (let l = 0; l < n; l++) {
+      const k = l * 5;
+      const ns = labels[k] as number;
+      const ne = labels[k + 1] as number;
+      const vs = labels[k + 2] as number;
+      const ve = labels[k + 3] as number;
+      let name: string;
+      let value: string;
+      if (pBuf !== null && l < pCount) {
+        const pns = pLabels[k] as number;
+        const pne = pLabels[k + 1] as number;
+        if (pne - pns === ne - ns && sameBytes(buf, ns, pBuf, pns, ne - ns)) name = this.#pNames[l] as string;
+        else {
+          name = latin1(buf, ns, ne);
+          namesReused = false;
         }
-        break;
+        const pvs = pLabels[k + 2] as number;
+        const pve = pLabels[k + 3] as number;
+        value =
+          pve - pvs === ve - vs && sameBytes(buf, vs, pBuf, pvs, ve - vs)
+            ? (this.#pValues[l] as string)
+            : decodeValue(buf, vs, ve, labels[k + 4] as number, name, lineNo);
+      } else {
+        name = latin1(buf, ns, ne);
+        value = decodeValue(buf, vs, ve, labels[k + 4] as number, name, lineNo);
+        namesReused = false;
       }
+      names[l] = name;
+      values[l] = value;
     }
+    // Remember this line for the next one.
+    this.#pBuf = buf;
+    for (let k = 0; k < n * 5; k++) pLabels[k] = labels[k] as number;
+    let shape = res.shape;
+    if (shape === null || shape.labelCount !== n || !(namesReused && shape === this.#shape) && !sameNames(shape.names, names, n)) {
+      shape = this.#newShape(res, names, n, lineNo);
+      res.shape = shape;
+    }
+    this.#pCount = n;
+    this.#names = this.#pNames;
+    this.#pNames = names;
+    this.#values = this.#pValues;
+    this.#pValues = values;
+
+    this.#shape = shape;
+    const vals = this.#vals;
+    for (let l = 0; l < n; l++) vals[l] = values[l] as string;
+    if (shape.renameIdx >= 0) {
+      const r = shape.renameIdx;
+      vals[r] = this.#canonicalFloat(values[r] as string, res.renameLabel as string, res.name, (labels[r * 5 + 4] as number) & L_HIGH, lineNo);
+    }
+    const target = this.#target;
+    const extra = shape.targetIdx;
+    for (let t = 0; t < extra.length; t++) vals[n + t] = target[(extra[t] as number) + 1] as string;
+    const tags = shape.build(vals, shape.order);
+    return new CacheEntry(res.outName, res.type, tags, shape.role, res.exact, res.exactType, res.base, res.baseType);
   }
 
-  const type: SampleType = famType === null ? SampleType.Untyped : (TYPE_MAP[famType] ?? SampleType.Untyped);
-  let role: SampleRole = SampleRole.DropNaN;
-  let outName = name;
-  let renameLabel: string | null = null; // label whose value becomes a canonical tag
-  let renameTo = '';
-  if (suffix === Suffix.Created) {
-    role = SampleRole.Skip;
-  } else if (suffix === Suffix.Bucket) {
-    role = SampleRole.Keep;
-    outName = famName;
-    renameLabel = 'le';
-    renameTo = 'bucket';
-  } else if (suffix === Suffix.Sum || suffix === Suffix.Count || suffix === Suffix.GSum || suffix === Suffix.GCount) {
-    role = SampleRole.Keep;
-  } else if (famType === 'summary') {
-    renameLabel = 'quantile';
-    renameTo = 'quantile';
-  } else if (famType === 'histogram' || famType === 'gaugehistogram') {
-    role = SampleRole.Keep;
+  /** Validates a line's label names and works out its tag layout (once per distinct layout). */
+  #newShape(res: NameResolution, names: readonly string[], n: number, lineNo: number): Shape {
+    const keys: string[] = [];
+    const seen = new Set<string>();
+    let renameIdx = -1;
+    for (let l = 0; l < n; l++) {
+      let name = names[l] as string;
+      if (name === '__name__') {
+        throw new ParseError(lineNo, 'label name "__name__" is reserved and may not appear in a label set');
+      }
+      if (name === res.renameLabel) {
+        renameIdx = l;
+        name = res.renameTo;
+      }
+      if (seen.has(name)) throw new ParseError(lineNo, `duplicate label name "${name}"`);
+      seen.add(name);
+      keys.push(name);
+    }
+    let role = res.role;
+    if (res.renameLabel === 'le' && renameIdx < 0) {
+      throw new ParseError(lineNo, `histogram bucket ${JSON.stringify(res.name)} has no "le" label`);
+    }
+    if (res.renameLabel === 'quantile' && renameIdx < 0) role = SampleRole.Keep; // a summary sample without a quantile
+    const target = this.#target;
+    const targetIdx: number[] = [];
+    for (let t = 0; t < target.length; t += 2) {
+      const k = target[t] as string;
+      if (!seen.has(k)) {
+        targetIdx.push(t);
+        keys.push(k);
+      }
+    }
+    const order = Int32Array.from(keys.map((_, i) => i)).sort((a, b) => {
+      const ka = keys[a] as string;
+      const kb = keys[b] as string;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    const sorted = Array.from(order, (i) => keys[i] as string);
+    return new Shape(names.slice(0, n), role, renameIdx, Int32Array.from(targetIdx), order, this.#builder(sorted));
   }
 
-  // Labels → sorted tag pairs, target tags underneath.
-  const pairs: string[] = [];
-  // Small label sets are checked for duplicates by a scan; large ones by a set (linear time).
-  const seen = syn.labelCount > SMALL_LABEL_SET ? new Set<string>() : null;
-  let renamed = false;
-  const labels = syn.labels;
-  for (let l = 0; l < syn.labelCount; l++) {
-    const k = l * 5;
-    const ns = labels[k] as number;
-    const ne = labels[k + 1] as number;
-    const vs = labels[k + 2] as number;
-    const ve = labels[k + 3] as number;
-    const flags = labels[k + 4] as number;
-    let lname = key.substring(ns - base0, ne - base0);
-    if (lname === '__name__') {
-      throw new ParseError(lineNo, 'label name "__name__" is reserved and may not appear in a label set');
-    }
-    if (seen !== null ? seen.has(lname) : hasKey(pairs, lname)) {
-      throw new ParseError(lineNo, `duplicate label name "${lname}"`);
-    }
-    if (seen !== null) seen.add(lname);
-    let value: string;
-    if (flags & L_HIGH) {
-      if (!isUtf8(buf.subarray(vs, ve))) {
-        throw new ParseError(lineNo, `value of label "${lname}" is not valid UTF-8: ${quote(buf, vs, ve)}`);
-      }
-      value = Buffer.from(buf.buffer, buf.byteOffset + vs, ve - vs).toString('utf8');
+  /** A function building a tag object with these keys, in this order, from values by index. */
+  #builder(sortedKeys: string[]): TagBuilder {
+    const signature = sortedKeys.join('\u0000');
+    let build = this.#builders.get(signature);
+    if (build !== undefined) return build;
+    if (sortedKeys.includes('__proto__')) {
+      build = (vals, order) => {
+        const tags: Record<string, string> = {};
+        for (let i = 0; i < order.length; i++) setTag(tags, sortedKeys[i] as string, vals[order[i] as number] as string);
+        return tags;
+      };
     } else {
-      value = key.substring(vs - base0, ve - base0);
+      // An object literal with constant keys is created in one step with every property in
+      // the object itself, and all objects of one layout share a hidden class. Keys are
+      // quoted with JSON.stringify, so any string is safe here.
+      const body = sortedKeys.map((k, i) => `${JSON.stringify(k)}: v[o[${i}]]`).join(', ');
+      build = new Function('v', 'o', `return { ${body} };`) as TagBuilder;
     }
-    if (flags & L_ESCAPE) value = unescapeLabelValue(value);
-    if (lname === renameLabel) {
-      const b = Buffer.from(value, 'latin1');
-      const bound = parseFloatBytes(b, 0, b.length);
-      if (!floatOk || (flags & L_HIGH) !== 0) {
-        throw new ParseError(lineNo, `label "${lname}" of ${JSON.stringify(name)} is not a float: ${JSON.stringify(value)}`);
+    if (this.#builders.size >= MAX_BUILDERS) this.#builders.clear();
+    this.#builders.set(signature, build);
+    return build;
+  }
+
+  #resolveName(buf: Uint8Array, syn: SeriesSyntax): NameResolution {
+    const ns = syn.nameStart;
+    const len = syn.nameEnd - ns;
+    const prev = this.#pRes;
+    const epoch = this.#epoch;
+    if (prev !== null && len === this.#pNameLen && sameBytes(buf, ns, this.#pBuf as Uint8Array, this.#pNameStart, len) && prev.validIn(epoch)) {
+      this.#pNameStart = ns;
+      return prev;
+    }
+    const name = latin1(buf, ns, syn.nameEnd);
+    let res = this.#resolutions.get(name);
+    if (res === undefined || !res.validIn(epoch)) {
+      res = this.#resolveNameSlow(name);
+      if (this.#resolutions.size >= MAX_RESOLUTIONS) this.#resolutions.clear();
+      this.#resolutions.set(name, res);
+    }
+    this.#pRes = res;
+    this.#pNameStart = ns;
+    this.#pNameLen = len;
+    return res;
+  }
+
+  #resolveNameSlow(name: string): NameResolution {
+    const cache = this.#cache;
+    const epoch = this.#epoch;
+    const openMetrics = this.#openMetrics;
+    const exact = cache.family(name);
+    const exactType = exact.epoch === epoch ? exact.type : null;
+    let base: FamilyRecord | null = null;
+    let baseType: string | null = null;
+    let famType: string | null = exactType;
+    let suffix: Suffix = Suffix.None;
+    let famName = name;
+    if (exactType === null) {
+      for (const [text, kind] of SUFFIXES) {
+        if (name.length > text.length && name.endsWith(text)) {
+          const baseName = name.substring(0, name.length - text.length);
+          base = cache.family(baseName);
+          baseType = base.epoch === epoch ? base.type : null;
+          if (baseType !== null && suffixFits(baseType, kind, openMetrics)) {
+            famType = baseType;
+            suffix = kind;
+            famName = baseName;
+          }
+          break;
+        }
       }
-      value = formatGoFloat(bound);
-      lname = renameTo;
-      renamed = true;
     }
-    pairs.push(lname, value);
+    const type: SampleType = famType === null ? SampleType.Untyped : (TYPE_MAP[famType] ?? SampleType.Untyped);
+    let role: SampleRole = SampleRole.DropNaN;
+    let outName = name;
+    let renameLabel: string | null = null;
+    let renameTo = '';
+    if (suffix === Suffix.Created) {
+      role = SampleRole.Skip;
+    } else if (suffix === Suffix.Bucket) {
+      role = SampleRole.Keep;
+      outName = famName;
+      renameLabel = 'le';
+      renameTo = 'bucket';
+    } else if (suffix === Suffix.Sum || suffix === Suffix.Count || suffix === Suffix.GSum || suffix === Suffix.GCount) {
+      role = SampleRole.Keep;
+    } else if (famType === 'summary') {
+      renameLabel = 'quantile';
+      renameTo = 'quantile';
+    } else if (famType === 'histogram' || famType === 'gaugehistogram') {
+      role = SampleRole.Keep;
+    }
+    return new NameResolution(name, exact, exactType, base, baseType, type, role, outName, renameLabel, renameTo);
   }
-  if (renameLabel === 'le' && !renamed) {
-    throw new ParseError(lineNo, `histogram bucket ${JSON.stringify(name)} has no "le" label`);
+
+  #canonicalFloat(value: string, label: string, metric: string, high: number, lineNo: number): string {
+    const known = this.#canonical.get(value);
+    if (known !== undefined) return known;
+    const b = Buffer.from(value, 'latin1');
+    const bound = parseFloatBytes(b, 0, b.length);
+    if (!floatOk || high !== 0) {
+      throw new ParseError(lineNo, `label "${label}" of ${JSON.stringify(metric)} is not a float: ${JSON.stringify(value)}`);
+    }
+    const canonical = formatGoFloat(bound);
+    if (this.#canonical.size >= MAX_CANONICAL) this.#canonical.clear();
+    this.#canonical.set(value, canonical);
+    return canonical;
   }
-  if (renameLabel === 'quantile' && !renamed) {
-    // A summary sample without a quantile: kept as a plain summary sample.
-    role = SampleRole.Keep;
+
+}
+
+function indexOf(arr: readonly string[], n: number, s: string): number {
+  for (let i = 0; i < n; i++) if (arr[i] === s) return i;
+  return -1;
+}
+
+function decodeValue(buf: Uint8Array, vs: number, ve: number, flags: number, name: string, lineNo: number): string {
+  let value: string;
+  if (flags & L_HIGH) {
+    if (!isUtf8(buf.subarray(vs, ve))) {
+      throw new ParseError(lineNo, `value of label "${name}" is not valid UTF-8: ${quote(buf, vs, ve)}`);
+    }
+    value = Buffer.from(buf.buffer, buf.byteOffset + vs, ve - vs).toString('utf8');
+  } else {
+    value = latin1(buf, vs, ve);
   }
-  const tags = buildTags(ctx.targetTags, pairs);
-  const series = new Series(outName, type, tags);
-  return new CacheEntry(series, role, exact, exactType, base, baseType, epoch);
+  return flags & L_ESCAPE ? unescapeLabelValue(value) : value;
 }
 
 const SMALL_LABEL_SET = 16;
-
-function hasKey(pairs: readonly string[], key: string): boolean {
-  for (let p = 0; p < pairs.length; p += 2) if (pairs[p] === key) return true;
-  return false;
-}
-
-function buildTags(target: readonly string[], own: string[]): Record<string, string> {
-  // own labels win over target tags of the same name
-  const all: string[] = own.slice();
-  const ownKeys = own.length > SMALL_LABEL_SET * 2 ? new Set(own.filter((_, i) => i % 2 === 0)) : null;
-  for (let t = 0; t < target.length; t += 2) {
-    const k = target[t] as string;
-    const shadowed = ownKeys !== null ? ownKeys.has(k) : hasKey(own, k);
-    if (!shadowed) all.push(k, target[t + 1] as string);
-  }
-  const n = all.length / 2;
-  if (n > SMALL_LABEL_SET) {
-    const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
-      const ka = all[a * 2] as string;
-      const kb = all[b * 2] as string;
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
-    const big: Record<string, string> = {};
-    for (const i of idx) setTag(big, all[i * 2] as string, all[i * 2 + 1] as string);
-    return big;
-  }
-  // insertion sort of pairs by key (label sets are small)
-  for (let a = 1; a < n; a++) {
-    const k = all[a * 2] as string;
-    const v = all[a * 2 + 1] as string;
-    let b = a - 1;
-    while (b >= 0 && (all[b * 2] as string) > k) {
-      all[(b + 1) * 2] = all[b * 2] as string;
-      all[(b + 1) * 2 + 1] = all[b * 2 + 1] as string;
-      b--;
-    }
-    all[(b + 1) * 2] = k;
-    all[(b + 1) * 2 + 1] = v;
-  }
-  const tags: Record<string, string> = {};
-  for (let p = 0; p < all.length; p += 2) setTag(tags, all[p] as string, all[p + 1] as string);
-  return tags;
-}
 
 /** Sets a tag; `__proto__` is a valid label name and must become an own property. */
 function setTag(tags: Record<string, string>, key: string, value: string): void {

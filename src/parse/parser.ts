@@ -25,7 +25,7 @@ import { ErrorCode, ParseError, quote } from '../errors.js';
 import { SampleBatch } from '../sample.js';
 import { C_BLANK, C_NAME, C_NAME_START, CHAR } from './chars.js';
 import { Entry, LineCursor } from './cursor.js';
-import { type FlattenContext, OPENMETRICS_TYPES, PROMETHEUS_TYPES, resolveSeries, sortedTagPairs } from './flatten.js';
+import { Flattener, OPENMETRICS_TYPES, PROMETHEUS_TYPES, sortedTagPairs } from './flatten.js';
 import { floatOk, parseFloatBytes, parseTimestampBytes } from './float.js';
 import { ExpositionFormat, formatFromContentType } from './format.js';
 import { type CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
@@ -75,7 +75,7 @@ export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 const EOF_MARK = '# EOF';
 
 /** The latin1 string of `buf[start, end)`, the cache key of a series. */
-const latin1 = (buf: Buffer, start: number, end: number): string =>
+export const latin1 = (buf: Buffer, start: number, end: number): string =>
   (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -86,7 +86,7 @@ export class ExpositionParser {
   readonly format: ExpositionFormat;
   readonly #om: boolean;
   readonly #cache: SeriesCache;
-  readonly #ctx: FlattenContext;
+  readonly #flattener: Flattener;
   readonly #cursor: LineCursor;
   readonly #syntax = new SeriesSyntax();
   readonly #maxBody: number;
@@ -110,10 +110,12 @@ export class ExpositionParser {
   constructor(options: ParseOptions = {}) {
     this.format = options.format ?? formatFromContentType(options.contentType);
     this.#om = this.format === ExpositionFormat.OpenMetrics;
-    this.#cache = options.cache ?? new SeriesCache();
+    // Without a cache of the caller's, nothing is worth recording for a next scrape.
+    this.#cache = options.cache ?? new SeriesCache({ maxSeries: 0 });
     const targetTags = sortedTagPairs(options.targetTags);
     this.#epoch = this.#cache.begin(targetTags.join('\u0000'));
-    this.#ctx = { cache: this.#cache, epoch: this.#epoch, openMetrics: this.#om, targetTags };
+    this.#flattener = new Flattener(this.#cache, this.#om, targetTags);
+    this.#flattener.begin(this.#epoch);
     this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
     this.#batch = options.batch ?? new SampleBatch();
@@ -160,6 +162,7 @@ export class ExpositionParser {
     if (e instanceof ParseError) {
       this.#failed = e;
       this.#batch.clear();
+      this.#cache.abort();
     }
     return e;
   }
@@ -219,6 +222,8 @@ export class ExpositionParser {
   #region(buf: Buffer, start: number, end: number, lastUnterminated: boolean): void {
     const cur = this.#cursor;
     cur.reset(buf, start, end, lastUnterminated);
+    this.#cache.region(buf, start, end);
+    this.#flattener.forgetPrevious();
     const om = this.#om;
     for (;;) {
       const kind = cur.next();
@@ -240,56 +245,40 @@ export class ExpositionParser {
   /** A sample line of the Prometheus text format: the warm path. */
   #series(buf: Buffer): void {
     const cur = this.#cursor;
-    const key = latin1(buf, cur.lineStart, cur.seriesEnd);
     const cache = this.#cache;
-    let entry = cache.entries.get(key);
-    let vs = cur.valueStart;
-    let ve = cur.valueEnd;
-    let ts = cur.tsStart;
-    let te = cur.tsEnd;
+    let entry = cache.lookup(buf, cur.lineStart, cur.seriesEnd);
     if (entry !== undefined && entry.validIn(this.#epoch)) {
       this.#stats.cacheHits++;
-    } else {
-      const syn = this.#syntax;
-      parseSeriesSyntax(buf, cur.lineStart, cur.lineEnd, cur.lineNo, false, syn);
-      vs = syn.valueStart;
-      ve = syn.valueEnd;
-      ts = syn.tsStart;
-      te = syn.tsEnd;
-      const realKey = syn.seriesEnd === cur.seriesEnd ? key : latin1(buf, syn.nameStart, syn.seriesEnd);
-      entry = this.#resolve(buf, syn, realKey);
+      cache.record(cur.lineStart, cur.seriesEnd, entry);
+      this.#emit(buf, entry, cur.valueStart, cur.valueEnd, cur.tsStart, cur.tsEnd, false);
+      return;
     }
-    this.#emit(buf, entry, vs, ve, ts, te, false);
+    const syn = this.#syntax;
+    parseSeriesSyntax(buf, cur.lineStart, cur.lineEnd, cur.lineNo, false, syn);
+    entry = this.#resolve(buf, syn);
+    this.#emit(buf, entry, syn.valueStart, syn.valueEnd, syn.tsStart, syn.tsEnd, false);
   }
 
   /** A sample line of OpenMetrics: always the forward parse (exemplars may follow). */
   #seriesOpenMetrics(buf: Buffer): void {
-    const cur = this.#cursor;
     const syn = this.#syntax;
-    parseSeriesSyntax(buf, cur.lineStart, cur.lineEnd, cur.lineNo, true, syn);
-    const key = latin1(buf, syn.nameStart, syn.seriesEnd);
-    let entry = this.#cache.entries.get(key);
-    if (entry !== undefined && entry.validIn(this.#epoch)) this.#stats.cacheHits++;
-    else entry = this.#resolve(buf, syn, key);
+    parseSeriesSyntax(buf, this.#cursor.lineStart, this.#cursor.lineEnd, this.#cursor.lineNo, true, syn);
+    let entry = this.#cache.lookup(buf, syn.nameStart, syn.seriesEnd);
+    if (entry !== undefined && entry.validIn(this.#epoch)) {
+      this.#stats.cacheHits++;
+      this.#cache.record(syn.nameStart, syn.seriesEnd, entry);
+    } else entry = this.#resolve(buf, syn);
     this.#emit(buf, entry, syn.valueStart, syn.valueEnd, syn.tsStart, syn.tsEnd, true);
   }
 
-  #resolve(buf: Buffer, syn: SeriesSyntax, key: string): CacheEntry {
+  #resolve(buf: Buffer, syn: SeriesSyntax): CacheEntry {
     this.#stats.cacheMisses++;
-    const entry = resolveSeries(this.#ctx, buf, syn, key, this.#cursor.lineNo);
-    const cache = this.#cache;
-    if (cache.entries.size < cache.maxSeries || cache.entries.has(key)) {
-      cache.entries.set(key, entry);
-    }
+    const entry = this.#flattener.resolve(buf, syn, this.#cursor.lineNo);
+    this.#cache.record(syn.nameStart, syn.seriesEnd, entry);
     return entry;
   }
 
   #emit(buf: Buffer, entry: CacheEntry, vs: number, ve: number, ts: number, te: number, om: boolean): void {
-    const epoch = this.#epoch;
-    if (entry.seen !== epoch) {
-      entry.seen = epoch;
-      this.#cache.markSeen();
-    }
     const value = parseFloatBytes(buf, vs, ve);
     if (!floatOk) {
       throw new ParseError(this.#cursor.lineNo, `invalid value ${quote(buf, vs, ve)}: expected a float, "NaN", "+Inf" or "-Inf"`);
@@ -305,7 +294,7 @@ export class ExpositionParser {
       this.#stats.nanDropped++;
       return;
     }
-    this.#batch.push(entry.series, value, timestamp);
+    this.#batch.push(entry, value, timestamp);
   }
 
   #timestamp(buf: Buffer, ts: number, te: number): number {
@@ -393,6 +382,7 @@ export class ExpositionParser {
       // the first TYPE line of a family wins
       rec.epoch = this.#epoch;
       rec.type = type;
+      this.#flattener.typesChanged();
     }
   }
 }

@@ -1,22 +1,28 @@
 /**
  * The per-target series cache (Prometheus' scrape cache, for flattened samples).
  *
- * A target scraped again mostly repeats the series of its last scrape byte for byte. The cache
- * maps the raw bytes of a series (`name{labels}` exactly as exposed, read as latin1 so any byte
- * sequence is a key) to the already-built `Series` and how its samples are treated, so a warm
- * scrape skips label parsing, unescaping, UTF-8 decoding, flattening and tag sorting, and only
- * reads the value and the timestamp.
+ * A target scraped again mostly repeats the series of its last scrape, byte for byte and in the
+ * same order. The cache keeps the raw bytes of every series line of the last successful scrape
+ * (`name{labels}` as exposed, in an arena: one copy of the body's line regions) with the entry
+ * built for it, by ordinal. A new scrape predicts that its k-th series is the previous scrape's
+ * k-th and checks the bytes with one memcmp: no hashing, no string, no allocation. When the
+ * prediction fails (a series appeared or vanished), a hash index over the previous scrape's
+ * series is built once and the prediction re-synchronises on the match it finds.
  *
  * Invariants:
- * - Only series that passed full validation are inserted, so a hit proves the bytes are valid.
+ * - Only series that passed full validation are recorded, so a hit proves the bytes are valid.
  * - The type a series got depends on the TYPE lines seen before it in the same scrape. Each
  *   entry remembers the family records it was resolved against and their declared types at that
  *   time; a hit is used only if those declarations are the same in this scrape, otherwise the
  *   series is resolved again.
- * - Bounded: at most `maxSeries` entries (series beyond it are parsed uncached), and after every
- *   successful scrape the entries not seen in it are forgotten. A failed scrape forgets nothing.
+ * - Bounded: at most `maxSeries` series are recorded per scrape (more are parsed uncached); a
+ *   successful scrape replaces the previous record, so series that stopped appearing are
+ *   forgotten; a failed scrape keeps the previous record untouched.
+ * - One scrape at a time per cache (a cache belongs to one target).
+ * Memory: two arenas (the previous scrape's and the one being filled) of about the body's size,
+ * reused across scrapes, plus one entry per series.
  */
-import type { Series } from '../sample.js';
+import { Series, type SampleType, type Tags } from '../sample.js';
 
 /** What a TYPE line declared for a metric family in a given scrape. */
 export class FamilyRecord {
@@ -37,8 +43,11 @@ export const SampleRole = {
 } as const;
 export type SampleRole = (typeof SampleRole)[keyof typeof SampleRole];
 
-export class CacheEntry {
-  readonly series: Series;
+/**
+ * A cached series: the `Series` its samples are emitted under (one object, so a cold scrape
+ * allocates one per series), how they are treated, and what their type was resolved against.
+ */
+export class CacheEntry extends Series {
   readonly role: SampleRole;
   /** Family record of the exact metric name, and the type it had when this entry was built. */
   readonly exact: FamilyRecord;
@@ -46,25 +55,23 @@ export class CacheEntry {
   /** Family record of the suffix-stripped name (`foo` for `foo_bucket`), if any. */
   readonly base: FamilyRecord | null;
   readonly baseType: string | null;
-  /** Last scrape (epoch) that saw this series. */
-  seen: number;
 
   constructor(
-    series: Series,
+    name: string,
+    type: SampleType,
+    tags: Tags,
     role: SampleRole,
     exact: FamilyRecord,
     exactType: string | null,
     base: FamilyRecord | null,
     baseType: string | null,
-    seen: number,
   ) {
-    this.series = series;
+    super(name, type, tags);
     this.role = role;
     this.exact = exact;
     this.exactType = exactType;
     this.base = base;
     this.baseType = baseType;
-    this.seen = seen;
   }
 
   /** True when the TYPE declarations this entry was resolved against still hold in `epoch`. */
@@ -80,39 +87,112 @@ export class CacheEntry {
   }
 }
 
+/** The series of one scrape, by ordinal, with their bytes in an arena. */
+class ScrapeRecord {
+  arena: Buffer = Buffer.allocUnsafe(0);
+  arenaLen = 0;
+  starts = new Int32Array(256);
+  ends = new Int32Array(256);
+  entries: CacheEntry[] = [];
+  count = 0;
+
+  reset(): void {
+    this.arenaLen = 0;
+    this.count = 0;
+  }
+
+  /** Copies `buf[start, end)` into the arena; returns what to add to a buf offset to get an arena offset. */
+  copy(buf: Buffer, start: number, end: number): number {
+    const n = end - start;
+    const need = this.arenaLen + n;
+    if (need > this.arena.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.arena.length * 2, 4096));
+      this.arena.copy(grown, 0, 0, this.arenaLen);
+      this.arena = grown;
+    }
+    buf.copy(this.arena, this.arenaLen, start, end);
+    const delta = this.arenaLen - start;
+    this.arenaLen = need;
+    return delta;
+  }
+
+  add(start: number, end: number, entry: CacheEntry): void {
+    const k = this.count;
+    if (k === this.starts.length) {
+      const s = new Int32Array(k * 2);
+      s.set(this.starts);
+      this.starts = s;
+      const e = new Int32Array(k * 2);
+      e.set(this.ends);
+      this.ends = e;
+    }
+    this.starts[k] = start;
+    this.ends[k] = end;
+    this.entries[k] = entry;
+    this.count = k + 1;
+  }
+
+  /** Drops references beyond `count` so forgotten series can be collected. */
+  trim(): void {
+    if (this.entries.length > this.count) this.entries.length = this.count;
+  }
+}
+
 export interface SeriesCacheOptions {
-  /** Most series kept; beyond it new series are parsed without caching. Default 500,000. */
+  /** Most series remembered per target; beyond it series are parsed uncached. Default 500,000. */
   readonly maxSeries?: number;
+}
+
+function hashBytes(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5 ^ (end - start);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  h ^= h >>> 16;
+  return Math.imul(h, 0x45d9f3b) >>> 0;
 }
 
 export class SeriesCache {
   readonly maxSeries: number;
-  /** Raw series bytes (latin1) → entry. */
-  readonly entries = new Map<string, CacheEntry>();
   /** Metric family name → its TYPE record. */
   readonly families = new Map<string, FamilyRecord>();
   /** Increments at the start of every scrape. */
   epoch = 0;
   /** Target tags the cached series were built with; a change empties the cache. */
   tagsKey = '';
-  #seenThisScrape = 0;
+  #prev = new ScrapeRecord();
+  #cur = new ScrapeRecord();
+  /** Open-addressing index over #prev (ordinal + 1, 0 = empty); built on the first miss. */
+  #index: Int32Array | null = null;
+  /** Predicted previous ordinal = current ordinal + shift. */
+  #shift = 0;
+  #delta = 0;
+  #active = false;
 
   constructor(options: SeriesCacheOptions = {}) {
     this.maxSeries = options.maxSeries ?? 500_000;
   }
 
+  /** Series remembered from the last successful scrape. */
   get size(): number {
-    return this.entries.size;
+    return this.#prev.count;
+  }
+
+  /** Whether this cache records series at all (`maxSeries` > 0). */
+  get enabled(): boolean {
+    return this.maxSeries > 0;
   }
 
   /** Starts a scrape; returns its epoch. */
   begin(tagsKey: string): number {
     if (tagsKey !== this.tagsKey) {
-      this.entries.clear();
+      this.#prev.reset();
+      this.#prev.trim();
       this.tagsKey = tagsKey;
     }
-    if (this.families.size > this.maxSeries) this.families.clear();
-    this.#seenThisScrape = 0;
+    if (this.families.size > Math.max(this.maxSeries, 10_000)) this.families.clear();
+    this.#cur.reset();
+    this.#index = null;
+    this.#shift = 0;
+    this.#active = true;
     return ++this.epoch;
   }
 
@@ -125,22 +205,88 @@ export class SeriesCache {
     return rec;
   }
 
-  /** Counts a series seen in this scrape (hit or insert). */
-  markSeen(): void {
-    this.#seenThisScrape++;
+  /** Records the line region `buf[start, end)` of this scrape; call before looking up its lines. */
+  region(buf: Buffer, start: number, end: number): void {
+    if (this.maxSeries > 0) this.#delta = this.#cur.copy(buf, start, end);
   }
 
-  /** Ends a successful scrape: forgets the series it did not see. */
-  commit(): void {
-    const epoch = this.epoch;
-    if (this.entries.size <= this.#seenThisScrape) return;
-    for (const [key, entry] of this.entries) {
-      if (entry.seen !== epoch) this.entries.delete(key);
+  /**
+   * The entry of the series `buf[start, end)` (inside the last region) from the previous scrape,
+   * or undefined. Does not check TYPE validity (see CacheEntry.validIn).
+   */
+  lookup(buf: Buffer, start: number, end: number): CacheEntry | undefined {
+    const prev = this.#prev;
+    if (prev.count === 0) return undefined;
+    const len = end - start;
+    const j = this.#cur.count + this.#shift;
+    if (j >= 0 && j < prev.count) {
+      const ps = prev.starts[j] as number;
+      const pe = prev.ends[j] as number;
+      if (pe - ps === len && buf.compare(prev.arena, ps, pe, start, end) === 0) return prev.entries[j];
+    }
+    let index = this.#index;
+    if (index === null) index = this.#buildIndex();
+    const mask = index.length - 1;
+    for (let i = hashBytes(buf, start, end) & mask; ; i = (i + 1) & mask) {
+      const slot = index[i] as number;
+      if (slot === 0) return undefined;
+      const o = slot - 1;
+      const ps = prev.starts[o] as number;
+      const pe = prev.ends[o] as number;
+      if (pe - ps === len && buf.compare(prev.arena, ps, pe, start, end) === 0) {
+        this.#shift = o - this.#cur.count;
+        return prev.entries[o];
+      }
     }
   }
 
+  /** Remembers the series `buf[start, end)` (inside the last region) for the next scrape. */
+  record(start: number, end: number, entry: CacheEntry): void {
+    const cur = this.#cur;
+    if (cur.count < this.maxSeries) cur.add(start + this.#delta, end + this.#delta, entry);
+  }
+
+  /** Ends a successful scrape: its series become the ones the next scrape is checked against. */
+  commit(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    if (this.maxSeries === 0) return;
+    const done = this.#cur;
+    this.#cur = this.#prev;
+    this.#prev = done;
+    done.trim();
+    this.#cur.reset();
+    this.#index = null;
+  }
+
+  /** Ends a failed scrape: the previous scrape's series stay. */
+  abort(): void {
+    this.#active = false;
+    this.#cur.reset();
+    this.#index = null;
+  }
+
   clear(): void {
-    this.entries.clear();
+    this.#prev.reset();
+    this.#prev.trim();
+    this.#cur.reset();
+    this.#cur.trim();
+    this.#index = null;
     this.families.clear();
+  }
+
+  #buildIndex(): Int32Array {
+    const prev = this.#prev;
+    let size = 16;
+    while (size < prev.count * 2) size *= 2;
+    const index = new Int32Array(size);
+    const mask = size - 1;
+    for (let o = 0; o < prev.count; o++) {
+      let i = hashBytes(prev.arena, prev.starts[o] as number, prev.ends[o] as number) & mask;
+      while (index[i] !== 0) i = (i + 1) & mask;
+      index[i] = o + 1;
+    }
+    this.#index = index;
+    return index;
   }
 }
