@@ -12,6 +12,9 @@
  * - STRATA_E_CONFIG       a setting (filter, encoder, option) is invalid; `field` names it.
  * - STRATA_E_ENCODE       a sample cannot be encoded (for example a message size too small).
  * - STRATA_E_USAGE        a command line is wrong.
+ * - STRATA_E_SCRAPE       a scrape failed; `reason` says why (timeout, body_too_large, http_status,
+ *                         connect, reset, tls, decompress, invalid_url, aborted).
+ * - STRATA_E_SINK         a sink's medium failed outside a send (open, flush, close).
  */
 
 export const ErrorCode = {
@@ -20,6 +23,8 @@ export const ErrorCode = {
   Config: 'STRATA_E_CONFIG',
   Encode: 'STRATA_E_ENCODE',
   Usage: 'STRATA_E_USAGE',
+  Scrape: 'STRATA_E_SCRAPE',
+  Sink: 'STRATA_E_SINK',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -30,6 +35,8 @@ export const errorCodeDocs: Readonly<Record<ErrorCode, string>> = {
   STRATA_E_CONFIG: 'A setting is invalid; the error names the field and the reason.',
   STRATA_E_ENCODE: 'A sample cannot be encoded under the configured message limits.',
   STRATA_E_USAGE: 'A command line is wrong.',
+  STRATA_E_SCRAPE: 'A scrape failed; the error names the URL, what happened and the limit or setting that applies.',
+  STRATA_E_SINK: "A sink's medium failed outside a send (open, flush, close).",
 };
 
 export interface ErrorOptions {

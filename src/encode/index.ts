@@ -7,3 +7,4 @@ export { StatsdEncoder, StatsdTagStyle, StatsdCounterAs, STATSD_DEFAULT_MAX_BYTE
 export type { StatsdEncoderOptions } from './statsd.js';
 export { FluentEncoder, FluentDefaults } from './fluent.js';
 export type { FluentEncoderOptions } from './fluent.js';
+export { createEncoder } from './create.js';

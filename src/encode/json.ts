@@ -4,14 +4,37 @@
  *
  * Non-finite values are written as the strings "NaN", "+Inf" and "-Inf". A sample without a
  * timestamp gets the default timestamp (the scrape time), or `null` when that is null
- * (`strata parse`). Every line, the last included, ends with `\n`.
+ * (`strata parse`). Other numbers are written exactly as `String(n)` writes them. Every line, the
+ * last included, ends with `\n`.
  *
- * Speed: the bytes before the timestamp (`{"name":…,"tags":{…},"timestamp":`) and between the
- * timestamp and the value (`,"type":…,"value":`) are rendered once per series and memoised on
- * the `Series`, with their UTF-8 lengths, so a sample costs two number-to-string conversions and
- * a concatenation. A message is built as one string and converted to bytes once.
+ * Messages: at most `maxSamples` lines and at most `maxBytes` UTF-8 bytes each; a line longer
+ * than `maxBytes` goes out alone in its own message. Lines are never split.
+ *
+ * Hot path: lines are written as bytes, never as strings.
+ * - Per series, the UTF-8 of everything before the timestamp (`{"name":…,"tags":{…},"timestamp":`)
+ *   is rendered once and memoised in `series.memo` (owned by this encoder: `memoOwner === this`).
+ *   The bytes between the timestamp and the value (`,"type":"…","value":`) are shared by all
+ *   series of one type.
+ * - Each line is written into a scratch buffer owned by the encoder: the memoised bytes with
+ *   `Uint8Array#set` (measured faster than a JS loop even for 13 bytes), then the numbers as
+ *   ASCII. A safe integer (every timestamp, most values) is written with a digit loop; a
+ *   non-integer 1e-6 ≤ |n| < 1e6 that is the double nearest to a decimal with at most 9
+ *   fractional digits (0.123, 21.5) is written from that decimal, which is what `String` gives
+ *   (see `writeDecimal`); any other number goes through `String(n)` (ASCII for finite numbers),
+ *   and the series memo keeps the last such number and its text, so an unchanged one is not
+ *   formatted again. A fuzz test checks all three against `String`.
+ * - A line's length is known only once it is written: when a line takes the message past
+ *   `maxBytes`, the message before it is sent and the line is moved to the start of the scratch
+ *   buffer to begin the next one.
+ * - Each finished message is copied out once into a `Buffer` of its own; the scratch buffer is
+ *   never handed out. It starts at 64 KiB, grows (doubling) when a message needs more, and is kept
+ *   for the next call.
+ * Measured on 100k samples of 100k distinct series with 7 tags (memos warm), this is about 6–10×
+ * the previous version, which built each message as a string and converted it with `Buffer.from`.
+ *
+ * Recovery: encoding cannot fail.
  */
-import type { SampleBatch, Series } from '../sample.js';
+import { type SampleBatch, type Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind, type MessageLimits, nonFiniteString } from './encoder.js';
 
 export interface JsonEncoderOptions extends MessageLimits {}
@@ -19,30 +42,44 @@ export interface JsonEncoderOptions extends MessageLimits {}
 export const JSON_DEFAULT_MAX_SAMPLES = 1000;
 export const JSON_DEFAULT_MAX_BYTES = 1 << 20;
 
-class JsonMemo {
-  readonly head: string;
-  readonly mid: string;
-  /** UTF-8 bytes of head + mid + the closing `}\n`. */
-  readonly fixedBytes: number;
-
-  constructor(series: Series) {
-    let head = `{"name":${JSON.stringify(series.name)},"tags":{`;
-    let first = true;
-    for (const key in series.tags) {
-      head += `${first ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(series.tags[key])}`;
-      first = false;
-    }
-    head += '},"timestamp":';
-    this.head = head;
-    this.mid = `,"type":"${series.type}","value":`;
-    this.fixedBytes = Buffer.byteLength(head) + this.mid.length + 2;
-  }
+/** This encoder's rendering of one series. */
+interface JsonMemo {
+  /** UTF-8 of `{"name":…,"tags":{…},"timestamp":`. */
+  readonly head: Uint8Array;
+  /** UTF-8 of `,"type":"…","value":`. */
+  readonly mid: Uint8Array;
+  /** The series' last number formatted with `String`, and its text (NaN before the first). */
+  lastValue: number;
+  lastText: string;
 }
+
+const INITIAL_SCRATCH = 64 * 1024;
+/** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
+const NUMBERS_ROOM = 64;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const CLOSE = 0x7d;
+const NEWLINE = 0x0a;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const DOT = 0x2e;
+/** `00`, `01`, … `99` as ASCII: two digits per division. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => ZERO + (k & 1 ? (k >> 1) % 10 : ((k >> 1) / 10) | 0));
+
+/** `,"type":"<type>","value":` for the known types, shared by every series of that type. */
+const MIDS = new Map<string, Uint8Array>(
+  Object.values(SampleType).map((type) => [type, Buffer.from(`,"type":"${type}","value":`)]),
+);
+const NON_FINITE = {
+  nan: Buffer.from(`"${nonFiniteString(Number.NaN)}"`),
+  posInf: Buffer.from(`"${nonFiniteString(Number.POSITIVE_INFINITY)}"`),
+  negInf: Buffer.from(`"${nonFiniteString(Number.NEGATIVE_INFINITY)}"`),
+} as const;
 
 export class JsonEncoder implements Encoder {
   readonly kind = EncoderKind.Json;
   readonly maxSamples: number;
   readonly maxBytes: number;
+  #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
 
   constructor(options: JsonEncoderOptions = {}) {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
@@ -54,35 +91,186 @@ export class JsonEncoder implements Encoder {
     const { series, values, timestamps } = batch;
     const maxSamples = this.maxSamples;
     const maxBytes = this.maxBytes;
-    const defaultTs = defaultTimestamp === null ? 'null' : String(defaultTimestamp);
-    let msg = '';
-    let msgBytes = 0;
-    let msgSamples = 0;
+    const defaultTs = Buffer.from(defaultTimestamp === null ? 'null' : String(defaultTimestamp), 'latin1');
+    const room = NUMBERS_ROOM + defaultTs.length;
+    let buf = this.#scratch;
+    // The message being built is buf[0, pos), with `count` samples.
+    let pos = 0;
+    let count = 0;
     for (let i = 0; i < n; i++) {
       const s = series[i] as Series;
-      let memo: JsonMemo;
-      if (s.memoOwner === this) memo = s.memo as JsonMemo;
-      else {
-        memo = new JsonMemo(s);
-        s.memo = memo;
-        s.memoOwner = this;
+      const memo = s.memoOwner === this ? (s.memo as JsonMemo) : this.#memoise(s);
+      if (count >= maxSamples) {
+        out.push(copyOut(buf, pos));
+        pos = 0;
+        count = 0;
       }
+      const head = memo.head;
+      const mid = memo.mid;
+      if (pos + head.length + mid.length + room > buf.length) buf = this.#grow(pos + head.length + mid.length + room);
+      const start = pos;
+      buf.set(head, pos);
+      pos += head.length;
       const t = timestamps[i] as number;
-      const ts = t === t ? String(t) : defaultTs;
-      const v = values[i] as number;
-      const vs = v - v === 0 ? String(v) : `"${nonFiniteString(v)}"`;
-      const bytes = memo.fixedBytes + ts.length + vs.length;
-      if (msgSamples > 0 && (msgSamples >= maxSamples || msgBytes + bytes > maxBytes)) {
-        out.push(Buffer.from(msg));
-        msg = '';
-        msgBytes = 0;
-        msgSamples = 0;
+      if (t === t) {
+        pos = writeNumber(buf, pos, t, memo);
+      } else {
+        buf.set(defaultTs, pos);
+        pos += defaultTs.length;
       }
-      msg += memo.head + ts + memo.mid + vs + '}\n';
-      msgBytes += bytes;
-      msgSamples++;
+      buf.set(mid, pos);
+      pos += mid.length;
+      const v = values[i] as number;
+      if (v - v === 0) {
+        pos = writeNumber(buf, pos, v, memo);
+      } else {
+        // NaN - NaN, Inf - Inf and -Inf - -Inf are all NaN; any finite v - v is 0.
+        const text = v === Number.POSITIVE_INFINITY ? NON_FINITE.posInf : v === Number.NEGATIVE_INFINITY ? NON_FINITE.negInf : NON_FINITE.nan;
+        buf.set(text, pos);
+        pos += text.length;
+      }
+      buf[pos++] = CLOSE;
+      buf[pos++] = NEWLINE;
+      if (pos > maxBytes && count > 0) {
+        // This line takes the message past maxBytes: send the message before it, and start the
+        // next message with it.
+        out.push(copyOut(buf, start));
+        buf.copyWithin(0, start, pos);
+        pos -= start;
+        count = 0;
+      }
+      count++;
     }
-    if (msgSamples > 0) out.push(Buffer.from(msg));
+    if (count > 0) out.push(copyOut(buf, pos));
     return out;
   }
+
+  #memoise(series: Series): JsonMemo {
+    let head = `{"name":${JSON.stringify(series.name)},"tags":{`;
+    let first = true;
+    for (const key in series.tags) {
+      head += `${first ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(series.tags[key])}`;
+      first = false;
+    }
+    head += '},"timestamp":';
+    const memo: JsonMemo = {
+      head: Buffer.from(head),
+      mid: MIDS.get(series.type) ?? Buffer.from(`,"type":"${series.type}","value":`),
+      lastValue: Number.NaN,
+      lastText: '',
+    };
+    series.memo = memo;
+    series.memoOwner = this;
+    return memo;
+  }
+
+  /** A scratch buffer of at least `size` bytes holding the current one's contents. */
+  #grow(size: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(size, this.#scratch.length * 2));
+    this.#scratch.copy(next);
+    this.#scratch = next;
+    return next;
+  }
+}
+
+/**
+ * Writes the finite number `x` as `String(x)` would; returns the position after it. Safe
+ * integers and short decimals are written directly; other numbers go through `String`, with the
+ * text of the series' last such number memoised.
+ */
+function writeNumber(buf: Uint8Array, pos: number, x: number, memo: JsonMemo): number {
+  if (x <= MAX_SAFE && x >= -MAX_SAFE && Math.floor(x) === x) return writeInteger(buf, pos, x);
+  if ((x < 1e6 && x >= 1e-6) || (x > -1e6 && x <= -1e-6)) {
+    const end = writeDecimal(buf, pos, x);
+    if (end !== -1) return end;
+  }
+  let text: string;
+  if (x === memo.lastValue) {
+    text = memo.lastText;
+  } else {
+    text = String(x);
+    memo.lastValue = x;
+    memo.lastText = text;
+  }
+  for (let k = 0; k < text.length; k++) buf[pos++] = text.charCodeAt(k);
+  return pos;
+}
+
+/**
+ * Writes the safe integer `x` in decimal (as `String(x)` does: `-0` is `0`); returns the position
+ * after it. Above 2^31 it is split into `hi * 1e8 + lo` so that the digit loops stay in int32.
+ */
+function writeInteger(buf: Uint8Array, pos: number, x: number): number {
+  if (x < 0) {
+    buf[pos++] = MINUS;
+    x = -x;
+  }
+  if (x < 2147483648) return writeUint31(buf, pos, x);
+  // Exact: x / 1e8 < 2^27 is rounded by less than 2^-27, and a quotient that is not an integer
+  // is at least 1e-8 below the next one, so the floor is right; the product and the difference
+  // are integers below 2^53.
+  const hi = Math.floor(x / 1e8);
+  const lo = x - hi * 1e8;
+  pos = writeUint31(buf, pos, hi);
+  writeDigits(buf, pos + 8, lo | 0, 8);
+  return pos + 8;
+}
+
+/**
+ * Writes the non-integer `x`, 1e-6 ≤ |x| < 1e6, when it is the double nearest to a decimal with
+ * at most 9 digits after the point: `String(x)` is then that decimal without trailing zeros (the
+ * decimal has at most 15 significant digits, and no other decimal that short rounds to the same
+ * double; below 1e-6 `String` would switch to exponent notation). Returns the position after
+ * it, or -1, having written nothing visible, when `x` is not such a number.
+ */
+function writeDecimal(buf: Uint8Array, pos: number, x: number): number {
+  const a = x < 0 ? -x : x;
+  const m = Math.round(a * 1e9);
+  if (m / 1e9 !== a) return -1;
+  if (x < 0) buf[pos++] = MINUS;
+  // Exact, as in writeInteger: m / 1e9 < 1e6 is rounded by less than 2^-33.
+  const int = Math.floor(m / 1e9);
+  const frac = m - int * 1e9;
+  pos = writeUint31(buf, pos, int);
+  buf[pos++] = DOT;
+  let end = pos + 9;
+  writeDigits(buf, end, frac | 0, 9);
+  // frac is not 0 (x is not an integer), so this stops before the point
+  while (buf[end - 1] === ZERO) end--;
+  return end;
+}
+
+/** Writes `x` in [0, 2^31) in decimal; returns the position after it. */
+function writeUint31(buf: Uint8Array, pos: number, x: number): number {
+  const end = pos + digitCount(x);
+  writeDigits(buf, end, x, end - pos);
+  return end;
+}
+
+/** Writes the last `count` decimal digits of `x` in [0, 2^31), zero-padded, ending before `end`. */
+function writeDigits(buf: Uint8Array, end: number, x: number, count: number): void {
+  let p = end;
+  const stop = end - count;
+  while (p - stop >= 2) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) << 1;
+    buf[--p] = DIGIT_PAIRS[r + 1] as number;
+    buf[--p] = DIGIT_PAIRS[r] as number;
+    x = q;
+  }
+  if (p > stop) buf[--p] = ZERO + (x % 10);
+}
+
+/** The number of decimal digits of `x` in [0, 2^31). */
+function digitCount(x: number): number {
+  if (x < 100000) return x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : 5;
+  return x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
+}
+
+/** The first `length` bytes of `scratch` as a message of their own. */
+function copyOut(scratch: Buffer, length: number): Buffer {
+  const message = Buffer.allocUnsafe(length);
+  // (`set` measured faster than `Buffer#copy` for messages of one line and of a thousand.)
+  message.set(scratch.subarray(0, length));
+  return message;
 }

@@ -341,8 +341,12 @@ export class Flattener {
       // An object literal with constant keys is created in one step with every property in
       // the object itself, and all objects of one layout share a hidden class. Keys are
       // quoted with JSON.stringify, so any string is safe here.
-      const body = sortedKeys.map((k, i) => `${JSON.stringify(k)}: v[o[${i}]]`).join(', ');
-      build = new Function('v', 'o', `return { ${body} };`) as TagBuilder;
+      const keys = sortedKeys;
+      build = (vals, order) => {
+        const tags: Record<string, string> = {};
+        for (let i = 0; i < keys.length; i++) tags[keys[i] as string] = vals[order[i] as number] as string;
+        return tags;
+      };
     }
     if (this.#builders.size >= MAX_BUILDERS) this.#builders.clear();
     this.#builders.set(signature, build);

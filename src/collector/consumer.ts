@@ -1,0 +1,331 @@
+/**
+ * The consumer: what one worker thread of a Collector's pool runs. It takes targets from the
+ * shared channel and, for each, scrapes → parses → filters → encodes → sends, keeping up to
+ * `scrape.concurrency` targets in flight (scraping mostly waits on the network).
+ *
+ * Accounting (every sample ends up sent, or counted as an error or a drop):
+ * - a target older than its interval when taken is dropped as `stale`;
+ * - a failed scrape or parse counts one error by reason (the target yields nothing);
+ * - past `scrape.sampleLimit`, policy `fail` fails the target (error `sample_limit`, its samples
+ *   counted as dropped) and `truncate` keeps the first N samples in exposition order and counts
+ *   the rest as dropped;
+ * - `collected` counts samples parsed (after the limit), `filtered`/`clamped` what the filters
+ *   did, `sent` what the sink acknowledged, and the sender counts its drops by reason.
+ * Counters are summed locally per target and added to shared memory once.
+ *
+ * Series caches are per target, per worker (a target may be taken by any worker), bounded by
+ * `MAX_TARGET_CACHES` with least-recently-used eviction.
+ *
+ * Stopping: when the control word says stop, no new target is taken; in-flight targets finish
+ * and the sink is flushed and closed. On abort the in-flight scrapes are cancelled.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { RetryingSender } from '../buffer/retry.js';
+import { TargetChannel } from '../channel/index.js';
+import type { CollectorSpec } from '../config/index.js';
+import { decodeTarget, type Target, targetKey } from '../discovery/target.js';
+import { createEncoder } from '../encode/index.js';
+import type { Encoder } from '../encode/index.js';
+import { ParseError, StrataError } from '../errors.js';
+import { compileFilters, type CompiledFilter } from '../filter/index.js';
+import { parseExposition, SeriesCache } from '../parse/index.js';
+import { SampleBatch } from '../sample.js';
+import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';
+import { createSink } from '../sink/index.js';
+import { ControlState } from './control.js';
+import { DropReason, ErrorReason, SharedCounters, TargetDropReason } from './counters.js';
+
+export interface ConsumerTask {
+  readonly key: string;
+  readonly workerIndex: number;
+  readonly channel: SharedArrayBuffer;
+  readonly channelOffset: number;
+  readonly counters: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+  readonly spec: CollectorSpec;
+  readonly port: MessagePort;
+}
+
+/** The last scrape of one target, for /status. */
+export interface TargetStatus {
+  readonly url: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly discovery: string;
+  readonly up: boolean;
+  readonly lastScrape: string;
+  readonly durationMs: number;
+  readonly bytes: number;
+  readonly samples: number;
+  readonly series: number;
+  readonly error: string | null;
+  readonly worker: number;
+}
+
+export type ConsumerReport =
+  | {
+      kind: 'observations';
+      workerIndex: number;
+      scrapeSeconds: number[];
+      queueDelaySeconds: number[];
+      targets: TargetStatus[];
+    }
+  | { kind: 'failed'; workerIndex: number; message: string }
+  | { kind: 'done'; workerIndex: number };
+
+const MAX_TARGET_CACHES = 10_000;
+const REPORT_EVERY_MS = 1000;
+const POP_WAIT_MS = 100;
+
+export async function runConsumer(task: ConsumerTask): Promise<{ targets: number }> {
+  const channel = TargetChannel.attach(task.channel, { byteOffset: task.channelOffset });
+  const counters = new SharedCounters(task.counters);
+  const control = new Int32Array(task.control, 0, 1);
+  const spec = task.spec;
+  const scrapeAbort = new AbortController();
+  const tls = spec.tls === undefined ? undefined : await readFileTls(spec.tls);
+  const scraper = new Scraper({
+    timeoutMs: spec.scrape.timeoutSeconds * 1000,
+    maxBodyBytes: spec.scrape.maxBodyBytes,
+    maxSockets: spec.scrape.concurrency,
+    ...(tls === undefined ? {} : { tls }),
+  });
+  const filter = compileFilters(spec.filters);
+  const encoder = createEncoder(spec.encoder, spec.batch);
+  const sink = createSink(spec.output, { workerIndex: task.workerIndex });
+  const sender = new RetryingSender({
+    sink,
+    onDrop: (reason: string, samples: number) => counters.drop(dropReasonOf(reason), samples),
+  });
+  const caches = new Map<string, SeriesCache>();
+  const reporter = new Reporter(task.port, task.workerIndex);
+  const inflight = new Set<Promise<void>>();
+  let taken = 0;
+
+  const state = (): number => Atomics.load(control, 0);
+  while (state() === ControlState.Running) {
+    if (inflight.size >= spec.scrape.concurrency) {
+      await Promise.race(inflight);
+      continue;
+    }
+    const rec = channel.tryPop() ?? (await channel.pop(POP_WAIT_MS));
+    if (rec === null) {
+      if (channel.closed && channel.size === 0) break;
+      reporter.maybeFlush();
+      continue;
+    }
+    taken++;
+    const p = handle(rec.payload, rec.enqueuedAt).finally(() => inflight.delete(p));
+    inflight.add(p);
+    reporter.maybeFlush();
+  }
+  if (state() === ControlState.Abort) scrapeAbort.abort();
+  const abortWatch = setInterval(() => {
+    if (state() === ControlState.Abort) scrapeAbort.abort();
+  }, 50);
+  await Promise.allSettled(inflight);
+  clearInterval(abortWatch);
+  try {
+    await sink.flush(AbortSignal.timeout(5000));
+  } catch {
+    // counted by the sender where samples were involved
+  }
+  await sink.close();
+  scraper.close();
+  reporter.flush();
+  return { targets: taken };
+
+  async function handle(payload: Uint8Array, enqueuedAt: number): Promise<void> {
+    const target = decodeTarget(payload);
+    if (target === null) {
+      counters.dropTarget(TargetDropReason.Undecodable);
+      return;
+    }
+    const takenAt = performance.timeOrigin + performance.now();
+    const delay = Math.max(0, takenAt - enqueuedAt);
+    reporter.queueDelay(delay / 1000);
+    counters.add('queueDelayMsTotal', delay);
+    if (delay > target.intervalMs) {
+      counters.dropTarget(TargetDropReason.Stale);
+      return;
+    }
+    counters.add('targetsTaken', 1);
+    counters.add('inFlight', 1);
+    try {
+      await collect(target);
+    } finally {
+      counters.add('inFlight', -1);
+    }
+  }
+
+  async function collect(target: Target): Promise<void> {
+    const started = Date.now();
+    const key = targetKey(target);
+    let bytes = 0;
+    let batch: SampleBatch;
+    try {
+      const res = await scraper.scrape(target.url, scrapeAbort.signal);
+      bytes = res.bytes;
+      const cache = cacheFor(key);
+      batch = parseExposition(res.body, {
+        cache,
+        ...(res.contentType === undefined ? {} : { contentType: res.contentType }),
+        targetTags: target.labels,
+        maxLineBytes: spec.scrape.maxLineBytes,
+        batch: new SampleBatch(1024),
+      }).batch;
+    } catch (e) {
+      const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;
+      fail(target, started, bytes, reason, e);
+      return;
+    }
+    const parsed = batch.length;
+    const limit = spec.scrape.sampleLimit;
+    if (limit > 0 && parsed > limit) {
+      if (spec.scrape.sampleLimitPolicy === 'fail') {
+        counters.drop(DropReason.SampleLimit, parsed);
+        fail(target, started, bytes, ErrorReason.SampleLimit, new Error(`${parsed} samples, over the limit of ${limit} (scrape.sampleLimit)`));
+        return;
+      }
+      counters.drop(DropReason.SampleLimit, parsed - limit);
+      batch.length = limit;
+    }
+    const collected = batch.length;
+    counters.add('collected', collected);
+    const stats = { filtered: 0, clamped: 0 };
+    filter(batch, stats);
+    counters.add('filtered', stats.filtered);
+    counters.add('clamped', stats.clamped);
+    let messages: Uint8Array[];
+    const toSend = batch.length;
+    try {
+      messages = encoder.encode(batch, started);
+    } catch (e) {
+      counters.drop(DropReason.Encode, toSend);
+      fail(target, started, bytes, ErrorReason.Encode, e);
+      return;
+    }
+    const skipped = skippedNonFinite(encoder);
+    if (skipped > 0) counters.drop(DropReason.NonFinite, skipped);
+    const sendable = toSend - skipped;
+    if (messages.length > 0) {
+      const delivery = await sender.send(messages, sendable, scrapeAbort.signal);
+      if (delivery.delivered) {
+        counters.add('sent', sendable);
+        counters.add('sentMessages', messages.length);
+      }
+    }
+    counters.add('scrapes', 1);
+    const durationMs = Date.now() - started;
+    reporter.scrape(durationMs / 1000, {
+      url: target.url,
+      labels: target.labels,
+      discovery: target.discovery,
+      up: true,
+      lastScrape: new Date(started).toISOString(),
+      durationMs,
+      bytes,
+      samples: collected,
+      series: collected,
+      error: null,
+      worker: task.workerIndex,
+    });
+  }
+
+  function fail(target: Target, started: number, bytes: number, reason: ErrorReason, e: unknown): void {
+    counters.error(reason);
+    counters.add('scrapes', 1);
+    counters.add('scrapesFailed', 1);
+    const durationMs = Date.now() - started;
+    reporter.scrape(durationMs / 1000, {
+      url: target.url,
+      labels: target.labels,
+      discovery: target.discovery,
+      up: false,
+      lastScrape: new Date(started).toISOString(),
+      durationMs,
+      bytes,
+      samples: 0,
+      series: 0,
+      error: e instanceof StrataError || e instanceof Error ? e.message : String(e),
+      worker: task.workerIndex,
+    });
+  }
+
+  function cacheFor(key: string): SeriesCache {
+    let cache = caches.get(key);
+    if (cache !== undefined) {
+      caches.delete(key); // re-insert: Map order is the LRU order
+    } else {
+      cache = new SeriesCache();
+      if (caches.size >= MAX_TARGET_CACHES) {
+        const oldest = caches.keys().next();
+        if (oldest.done !== true) caches.delete(oldest.value);
+      }
+    }
+    caches.set(key, cache);
+    return cache;
+  }
+}
+
+function skippedNonFinite(encoder: Encoder): number {
+  const e = encoder as { lastSkippedNonFinite?: number };
+  return e.lastSkippedNonFinite ?? 0;
+}
+
+function dropReasonOf(reason: string): DropReason {
+  switch (reason) {
+    case 'rejected':
+      return DropReason.SinkRejected;
+    case 'retries_exhausted':
+      return DropReason.RetriesExhausted;
+    case 'buffer_full':
+      return DropReason.BufferFull;
+    default:
+      return DropReason.Shutdown;
+  }
+}
+
+/** Batches what the main thread wants to know and posts it at most once a second. */
+class Reporter {
+  readonly #port: MessagePort;
+  readonly #worker: number;
+  #scrapes: number[] = [];
+  #delays: number[] = [];
+  #targets = new Map<string, TargetStatus>();
+  #last = Date.now();
+
+  constructor(port: MessagePort, worker: number) {
+    this.#port = port;
+    this.#worker = worker;
+  }
+
+  queueDelay(seconds: number): void {
+    this.#delays.push(seconds);
+  }
+
+  scrape(seconds: number, status: TargetStatus): void {
+    this.#scrapes.push(seconds);
+    this.#targets.set(`${status.url}\u0000${status.discovery}`, status);
+    this.maybeFlush();
+  }
+
+  maybeFlush(): void {
+    if (Date.now() - this.#last >= REPORT_EVERY_MS) this.flush();
+  }
+
+  flush(): void {
+    this.#last = Date.now();
+    if (this.#scrapes.length === 0 && this.#delays.length === 0 && this.#targets.size === 0) return;
+    const report: ConsumerReport = {
+      kind: 'observations',
+      workerIndex: this.#worker,
+      scrapeSeconds: this.#scrapes,
+      queueDelaySeconds: this.#delays,
+      targets: [...this.#targets.values()],
+    };
+    this.#port.postMessage(report);
+    this.#scrapes = [];
+    this.#delays = [];
+    this.#targets = new Map();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * A Collector's worker pool: one Piscina pool whose `workers` threads each run one long-lived
+ * consumer task on the Collector's channel (see consumer.ts).
+ *
+ * Piscina is configured explicitly: exactly `workers` threads (minThreads = maxThreads), one task
+ * per thread, a bounded queue (`maxQueue` = workers: the pool only ever holds its consumers),
+ * `atomics: 'async'` (the default 'sync' would park idle threads, sockets and all) and
+ * `resourceLimits` (a larger young generation: parsing builds many short-lived objects).
+ *
+ * Stopping: a shared control word asks the consumers to stop taking targets; they finish the
+ * scrapes they hold, flush their sinks and return. If that takes longer than the grace period
+ * the pool is destroyed (threads terminated) and what they held is lost — and counted, since the
+ * counters of a target are only updated once its samples are sent or dropped.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { PoolContext, PoolHandle } from '../registry/registry.js';
+import type { ConsumerReport, ConsumerTask } from './consumer.js';
+import { Control } from './control.js';
+
+/** The compiled worker entry point (workers/collector.ts → dist/workers/collector.js). */
+export function workerFile(): string {
+  const candidates = [
+    new URL('../../workers/collector.js', import.meta.url), // running from dist/src/collector
+    new URL('../../dist/workers/collector.js', import.meta.url), // running from src/collector (tests)
+  ];
+  for (const c of candidates) {
+    const p = fileURLToPath(c);
+    if (existsSync(p)) return p;
+  }
+  throw new Error('collector worker not built: run `npm run build` (dist/workers/collector.js is missing)');
+}
+
+export interface PoolOptions {
+  /** Receives what workers report (per-target status, histogram observations). */
+  readonly onReport?: (key: string, report: ConsumerReport) => void;
+  /** Young generation size per worker in MB. Default 64. */
+  readonly youngGenerationMb?: number;
+}
+
+export class CollectorPool implements PoolHandle {
+  readonly key: string;
+  readonly #piscina: Piscina;
+  readonly #control = new Control();
+  readonly #tasks: Promise<unknown>[] = [];
+  readonly #ports: MessagePort[] = [];
+  #stopped: Promise<void> | null = null;
+
+  constructor(ctx: PoolContext, options: PoolOptions = {}) {
+    this.key = ctx.key;
+    const workers = ctx.resource.spec.workers;
+    this.#piscina = new Piscina({
+      filename: workerFile(),
+      name: 'default',
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: 1,
+      maxQueue: workers,
+      idleTimeout: 60_000,
+      atomics: 'async',
+      resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 64 },
+    });
+    for (let i = 0; i < workers; i++) {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (report: ConsumerReport) => options.onReport?.(ctx.key, report));
+      port1.unref();
+      this.#ports.push(port1);
+      const task: ConsumerTask = {
+        key: ctx.key,
+        workerIndex: i,
+        channel: ctx.channel.buffer,
+        channelOffset: ctx.channel.byteOffset,
+        counters: ctx.counters.buffer,
+        control: this.#control.buffer,
+        spec: ctx.resource.spec,
+        port: port2,
+      };
+      const run = this.#piscina.run(task, { transferList: [port2] });
+      // A consumer that fails outright is reported; the others keep going.
+      this.#tasks.push(run.catch((e: unknown) => options.onReport?.(ctx.key, { kind: 'failed', workerIndex: i, message: String(e) })));
+    }
+  }
+
+  stop(graceMs: number): Promise<void> {
+    if (this.#stopped !== null) return this.#stopped;
+    this.#control.requestStop();
+    this.#stopped = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const outcome = await Promise.race([Promise.allSettled(this.#tasks).then(() => 'done' as const), grace]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') this.#control.requestAbort();
+      await this.#piscina.destroy();
+      for (const p of this.#ports) p.close();
+    })();
+    return this.#stopped;
+  }
+}

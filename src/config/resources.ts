@@ -1,0 +1,318 @@
+/**
+ * The Collector and Discovery resources (API group `strata.ctx.sh`, version `v1beta1`, both
+ * namespaced), each defined once as a schema (DESIGN "Resources"). The TypeScript types, the
+ * defaulting, the validation and the CRD openAPIV3Schema all come from these schemas; the
+ * interfaces below only name the inferred types.
+ *
+ * Decisions where DESIGN is silent:
+ * - `metadata` accepts and drops the fields the API server sets (`creationTimestamp`,
+ *   `managedFields`, ...); a top-level `status` is accepted and dropped (it is not configuration).
+ * - `metadata.name` is a DNS-1123 subdomain, `metadata.namespace` a DNS-1123 label; selector keys
+ *   and values follow Kubernetes label syntax; static target label names follow Prometheus'.
+ * - `tls.cert` and `tls.key` go together. Collector references in a Discovery are unique.
+ * - `output` variants available in this build: `stdout` and `file`; the other kinds DESIGN names
+ *   are rejected with a message saying they are planned.
+ */
+import { ConfigError } from '../errors.js';
+import { type FilterConfig, validateFilterConfig } from '../filter/config.js';
+import { type Check, type Infer, joinIndex, joinKey, quoteString, s } from './schema.js';
+
+export const API_VERSION = 'strata.ctx.sh/v1beta1';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---- names ----
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const PROMETHEUS_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export const isDnsLabel = (v: string): boolean => v.length <= 63 && DNS_LABEL.test(v);
+export const isDnsSubdomain = (v: string): boolean => v.length <= 253 && DNS_SUBDOMAIN.test(v);
+/** A Kubernetes label key: `[prefix/]name`, the prefix a DNS subdomain. */
+export function isLabelKey(v: string): boolean {
+  const slash = v.indexOf('/');
+  const name = slash < 0 ? v : v.slice(slash + 1);
+  if (slash >= 0 && !isDnsSubdomain(v.slice(0, slash))) return false;
+  return name.length <= 63 && LABEL_NAME.test(name);
+}
+export const isLabelValue = (v: string): boolean => v.length <= 63 && LABEL_VALUE.test(v);
+export const isPrometheusLabelName = (v: string): boolean => PROMETHEUS_LABEL.test(v);
+export function isHttpUrl(v: string): boolean {
+  if (!/^https?:\/\//i.test(v)) return false;
+  try {
+    return new URL(v).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const SUBDOMAIN_SYNTAX = "a DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)";
+const LABEL_SYNTAX = "a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit)";
+const LABEL_KEY_SYNTAX = "a label key ([prefix/]name: the name at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit; the prefix a DNS-1123 subdomain)";
+const LABEL_VALUE_SYNTAX = "a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)";
+
+/** A refine rule for strings: `must be <syntax>, got "<value>"`. */
+function syntax(test: (v: string) => boolean, description: string) {
+  return (v: string, c: Check): void => {
+    if (!test(v)) c.report(c.path, `must be ${description}, got ${quoteString(v)}`);
+  };
+}
+
+const mapKey = (test: (v: string) => boolean, description: string) => (key: string) =>
+  test(key) ? undefined : `must be ${description}, got ${quoteString(key)}`;
+
+// ---- metadata ----
+
+/** Fields the API server sets; accepted and dropped. */
+const SERVER_METADATA = [
+  'creationTimestamp',
+  'deletionGracePeriodSeconds',
+  'deletionTimestamp',
+  'finalizers',
+  'generateName',
+  'managedFields',
+  'ownerReferences',
+  'selfLink',
+] as const;
+
+export const metadataSchema = s
+  .object(
+    {
+      name: s.string().refine(syntax(isDnsSubdomain, SUBDOMAIN_SYNTAX)),
+      namespace: s.string().refine(syntax(isDnsLabel, LABEL_SYNTAX)).default('default'),
+      labels: s.map(s.string().refine(syntax(isLabelValue, LABEL_VALUE_SYNTAX)), { key: mapKey(isLabelKey, LABEL_KEY_SYNTAX) }).optional(),
+      annotations: s.map(s.string(), { key: mapKey(isLabelKey, LABEL_KEY_SYNTAX) }).optional(),
+      uid: s.string().optional(),
+      generation: s.integer({ minimum: 0 }).optional(),
+      resourceVersion: s.string().optional(),
+    },
+    { ignore: SERVER_METADATA },
+  )
+  // A CRD may not constrain metadata beyond its type.
+  .openApi({ type: 'object' });
+
+// ---- Collector ----
+
+const filtersSchema = s
+  .object({
+    exclude: s.object({ values: s.array(s.number()).describe('drop samples whose value is one of these') }).optional(),
+    clip: s
+      .object({
+        min: s.number().optional().describe('lower bound; unset is -Infinity'),
+        max: s.number().optional().describe('upper bound; unset is +Infinity'),
+        inclusive: s.boolean().optional().describe('keep values equal to a bound; default false'),
+      })
+      .optional()
+      .describe('drop samples outside [min, max]'),
+    clamp: s
+      .object({ min: s.number().optional(), max: s.number().optional() })
+      .optional()
+      .describe('pin values below min to min and above max to max'),
+  })
+  // The shape is checked above (every error at once); the ranges by the filters' own rules.
+  .refine((v, c) => {
+    try {
+      validateFilterConfig(v, c.path);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const prefix = `${e.field}: `;
+      c.report(e.field, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
+    }
+  })
+  .as<FilterConfig>()
+  .describe('exclude, then clip, then clamp; counter and gauge samples only')
+  .default({});
+
+/** Output kinds DESIGN names that this build does not have yet. */
+export const PLANNED_OUTPUTS = ['nats', 'kafka', 'http', 'statsd', 'fluent'] as const;
+
+export const outputSchema = s
+  .exactlyOne(
+    {
+      stdout: s.object({}).describe('write messages to standard output'),
+      file: s
+        .object({
+          path: s.string({ minLength: 1 }).describe('file to append messages to'),
+          maxBytes: s.integer({ minimum: 1024 }).default(100 * MiB).describe('size at which the file is rotated'),
+        })
+        .describe('append messages to a file'),
+    },
+    {
+      unknownKey: (key) =>
+        (PLANNED_OUTPUTS as readonly string[]).includes(key)
+          ? `output ${JSON.stringify(key)} is not available in this build (planned: ${PLANNED_OUTPUTS.join(', ')})`
+          : `unknown output ${quoteString(key)} (available: stdout, file; planned: ${PLANNED_OUTPUTS.join(', ')})`,
+    },
+  )
+  .describe('where encoded samples go: exactly one of stdout, file')
+  .default({ stdout: {} });
+
+export const tlsSchema = s
+  .object({
+    ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies targets'),
+    cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
+    key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
+    insecureSkipVerify: s.boolean().default(false).describe('do not verify target certificates'),
+  })
+  .refine((v, c) => {
+    if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
+    if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
+  })
+  .describe('scrape TLS');
+
+export const scrapeSchema = s
+  .object({
+    timeoutSeconds: s.number({ exclusiveMinimum: 0, finite: true }).default(10).describe('timeout of one scrape'),
+    maxBodyBytes: s.integer({ minimum: 1024 }).default(64 * MiB).describe('largest body accepted, after decompression'),
+    sampleLimit: s.integer({ minimum: 0 }).default(0).describe('most samples per scrape; 0 is unlimited'),
+    sampleLimitPolicy: s.enum(['fail', 'truncate']).default('fail').describe('over the sample limit: fail the scrape or keep the first samples'),
+    concurrency: s.integer({ minimum: 1 }).default(64).describe('scrapes in flight per worker'),
+    maxLineBytes: s.integer({ minimum: 1 }).default(MiB).describe('longest exposition line accepted'),
+  })
+  .describe('scrape limits')
+  .default({});
+
+export const batchSchema = s
+  .object({
+    maxSamples: s.integer({ minimum: 1 }).default(1000).describe('most samples per message'),
+    maxBytes: s.integer({ minimum: 256 }).default(MiB).describe('most bytes per message'),
+  })
+  .describe('message size')
+  .default({});
+
+export const collectorSpecSchema = s.object({
+  enabled: s.boolean().default(true).describe('run or pause the pool'),
+  workers: s.integer({ minimum: 1 }).default(1).describe('worker threads in the pool'),
+  bufferSize: s.integer({ minimum: 1 }).default(10000).describe('channel capacity in targets'),
+  encoder: s.enum(['json', 'fluent', 'statsd']).default('json').describe('message encoding'),
+  includeLabels: s.array(s.string({ minLength: 1 })).default([]).describe('names of resource labels added as tags'),
+  includeAnnotations: s.array(s.string({ minLength: 1 })).default([]).describe('names of resource annotations added as tags'),
+  includeMetadata: s.boolean().default(false).describe('add namespace, kind and name of the resource as tags'),
+  filters: filtersSchema,
+  output: outputSchema,
+  tls: tlsSchema.optional(),
+  scrape: scrapeSchema,
+  batch: batchSchema,
+});
+
+// ---- Discovery ----
+
+export const collectorRefSchema = s.object({
+  name: s.string().refine(syntax(isDnsSubdomain, SUBDOMAIN_SYNTAX)).describe('name of the Collector'),
+  namespace: s
+    .string()
+    .refine(syntax(isDnsLabel, LABEL_SYNTAX))
+    .defaultFrom((ctx) => ctx.namespace)
+    .describe("namespace of the Collector; default: the Discovery's"),
+});
+
+const labelKey = s.string().refine(syntax(isLabelKey, LABEL_KEY_SYNTAX));
+const labelValue = s.string().refine(syntax(isLabelValue, LABEL_VALUE_SYNTAX));
+
+export const labelSelectorSchema = s
+  .object({
+    matchLabels: s.map(labelValue, { key: mapKey(isLabelKey, LABEL_KEY_SYNTAX) }).optional(),
+    matchExpressions: s
+      .array(
+        s
+          .object({
+            key: labelKey,
+            operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+            values: s.array(labelValue).optional(),
+          })
+          .refine((e, c) => {
+            const n = e.values?.length ?? 0;
+            if ((e.operator === 'In' || e.operator === 'NotIn') && n === 0) {
+              c.report(joinKey(c.path, 'values'), `must list at least one value for operator ${e.operator}`);
+            } else if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && n > 0) {
+              c.report(joinKey(c.path, 'values'), `must not be set for operator ${e.operator}`);
+            }
+          }),
+      )
+      .optional(),
+  })
+  .describe('label selector of the pods and services to scrape; empty selects all')
+  .default({});
+
+export const staticTargetSchema = s.object({
+  url: s.string().refine(syntax(isHttpUrl, 'an absolute http or https URL')).describe('URL to scrape'),
+  labels: s
+    .map(s.string(), { key: mapKey(isPrometheusLabelName, 'a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)') })
+    .default({})
+    .describe('tags added to every sample of the target'),
+});
+
+export const discoverySpecSchema = s.object({
+  collector: s
+    .array(collectorRefSchema, { minItems: 1 })
+    .refine((refs, c) => {
+      const seen = new Set<string>();
+      refs.forEach((r, i) => {
+        const key = `${r.namespace}/${r.name}`;
+        if (seen.has(key)) c.report(joinIndex(c.path, i), `duplicate reference to Collector ${key}`);
+        seen.add(key);
+      });
+    })
+    .describe('Collectors that receive the discovered targets; at least one'),
+  selector: labelSelectorSchema,
+  enabled: s.boolean().default(true).describe('run or pause this discovery'),
+  intervalSeconds: s.integer({ minimum: 1 }).default(10).describe('how often targets are rediscovered and queued'),
+  prefix: s
+    .string()
+    .refine(syntax(isDnsSubdomain, SUBDOMAIN_SYNTAX))
+    .default('prometheus.io')
+    .describe('annotation prefix read from pods and services'),
+  resources: s
+    .object({
+      pods: s.boolean().default(true),
+      services: s.boolean().default(true),
+      endpoints: s.boolean().default(true),
+    })
+    .describe('kinds of Kubernetes resources discovered')
+    .default({}),
+  static: s.array(staticTargetSchema).default([]).describe('targets given by URL'),
+  files: s
+    .array(s.string({ minLength: 1 }))
+    .default([])
+    .describe('paths of target files (JSON or YAML lists of {url, labels}), re-read on change'),
+});
+
+// ---- the resources ----
+
+const header = <K extends 'Collector' | 'Discovery'>(kind: K) => ({
+  // The API server checks these two; a CRD schema only types them.
+  apiVersion: s.enum([API_VERSION]).openApi({ type: 'string' }),
+  kind: s.enum([kind]).openApi({ type: 'string' }),
+  metadata: metadataSchema,
+});
+
+export const collectorSchema = s.object(
+  { ...header('Collector'), spec: collectorSpecSchema.describe('a pool of workers that scrape, filter, encode and send').default({}) },
+  { ignore: ['status'] },
+);
+
+export const discoverySchema = s.object(
+  { ...header('Discovery'), spec: discoverySpecSchema.describe('where targets come from and which Collectors get them').default({}) },
+  { ignore: ['status'] },
+);
+
+// ---- the types, inferred from the schemas ----
+
+export interface ObjectMeta extends Infer<typeof metadataSchema> {}
+export interface CollectorRef extends Infer<typeof collectorRefSchema> {}
+/** Exactly one key. */
+export type OutputSpec = Infer<typeof outputSchema>;
+/** `ca`, `cert` and `key` are paths of PEM files. */
+export interface TlsSpec extends Infer<typeof tlsSchema> {}
+export interface ScrapeSpec extends Infer<typeof scrapeSchema> {}
+export interface CollectorSpec extends Infer<typeof collectorSpecSchema> {}
+export interface LabelSelector extends Infer<typeof labelSelectorSchema> {}
+export interface StaticTarget extends Infer<typeof staticTargetSchema> {}
+export interface DiscoverySpec extends Infer<typeof discoverySpecSchema> {}
+export interface Collector extends Infer<typeof collectorSchema> {}
+export interface Discovery extends Infer<typeof discoverySchema> {}
+export type Resource = Collector | Discovery;

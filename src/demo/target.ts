@@ -1,0 +1,153 @@
+/**
+ * The demo target: an HTTP server exposing the demo exposition on `/metrics`, for the quick
+ * start, tests and benchmarks.
+ *
+ * - `GET /metrics` (any query string) renders scrape n (n = scrapes served before this one), so
+ *   every scrape has new values; `Content-Type: text/plain; version=0.0.4; charset=utf-8`, gzip
+ *   (level `gzipLevel`, default 1: fast, as a busy exporter would) when `Accept-Encoding` allows
+ *   it. `HEAD /metrics` answers the headers only and does not count as a scrape.
+ * - Anything else: 404 (405 for other methods on `/metrics`).
+ * - Keep-alive; `close()` stops listening and closes idle and active connections.
+ *
+ * Output buffers are recycled (at most `POOL_SIZE` kept): a buffer goes back to the pool once its
+ * body has been handed to the socket ('finish') or compressed; a response that ends otherwise
+ * (client gone) leaves its buffer to the garbage collector, so a buffer is never rewritten while
+ * anything may still read it. A fresh multi-megabyte buffer per scrape costs several times the
+ * rendering itself in page faults.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzip } from 'node:zlib';
+import { ConfigError } from '../errors.js';
+import { type DemoDescription, createDemoExposition } from './exposition.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface DemoTargetOptions {
+  /** Sample lines per scrape. */
+  readonly series: number;
+  /** Port to listen on; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Seed of the exposition; default 1. */
+  readonly seed?: number;
+  /** zlib level for gzip responses, 1–9; default 1. */
+  readonly gzipLevel?: number;
+}
+
+export interface DemoTarget {
+  /** `http://host:port/metrics`. */
+  readonly url: string;
+  readonly port: number;
+  readonly description: DemoDescription;
+  close(): Promise<void>;
+  /** Scrapes served (GET /metrics requests answered or being answered). */
+  scrapes(): number;
+}
+
+const POOL_SIZE = 4;
+const KEEP_ALIVE_MS = 30_000;
+
+/** True when `header` accepts gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  for (const part of header.split(',')) {
+    const [token = '', ...params] = part.split(';');
+    const name = token.trim().toLowerCase();
+    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
+export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoTarget> {
+  const { series, port = 0, host = '127.0.0.1', seed = 1, gzipLevel = 1 } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('port', `must be an integer in 0..65535, got ${String(port)}`);
+  if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) {
+    throw new ConfigError('gzipLevel', `must be an integer in 1..9, got ${String(gzipLevel)}`);
+  }
+  const exposition = createDemoExposition({ series, seed });
+  const free: Buffer[] = [];
+  let scrapes = 0;
+
+  const release = (buf: Buffer): void => {
+    if (free.length < POOL_SIZE) free.push(buf);
+  };
+
+  const serveMetrics = (req: IncomingMessage, res: ServerResponse): void => {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    const gz = acceptsGzip(req.headers['accept-encoding']);
+    const headers: Record<string, string | number> = { 'Content-Type': METRICS_CONTENT_TYPE, Vary: 'Accept-Encoding' };
+    if (gz) headers['Content-Encoding'] = 'gzip';
+    if (head) {
+      res.writeHead(200, headers).end();
+      return;
+    }
+    const scrapeNo = scrapes++;
+    const buf = free.pop() ?? Buffer.allocUnsafe(exposition.maxBytes);
+    const body = buf.subarray(0, exposition.renderInto(scrapeNo, buf));
+    if (!gz) {
+      headers['Content-Length'] = body.length;
+      res.once('finish', () => release(buf));
+      res.writeHead(200, headers).end(body);
+      return;
+    }
+    gzip(body, { level: gzipLevel }, (err, zipped) => {
+      release(buf);
+      if (res.destroyed) return;
+      if (err !== null) {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`gzip failed: ${err.message}\n`);
+        return;
+      }
+      headers['Content-Length'] = zipped.length;
+      res.writeHead(200, headers).end(zipped);
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/metrics') {
+      try {
+        serveMetrics(req, res);
+      } catch (e) {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`${e instanceof Error ? e.message : String(e)}\n`);
+      }
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found; try /metrics\n');
+  });
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${hostPart}:${bound}/metrics`,
+    port: bound,
+    description: exposition.describe(),
+    scrapes: () => scrapes,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,689 @@
+/**
+ * The scrape client: fetches one target's exposition over HTTP/1.1 or HTTPS, inside a worker
+ * thread that has many scrapes in flight at once.
+ *
+ * Protocol: `GET` with `Accept: ACCEPT_HEADER` (OpenMetrics preferred, text 0.0.4 fallback),
+ * `Accept-Encoding: gzip`, `User-Agent: strata/<version>` (or `userAgent`) and
+ * `X-Prometheus-Scrape-Timeout-Seconds`. Bodies in `gzip` (or `x-gzip`) and `deflate` (zlib
+ * wrapped) are inflated by a streaming zlib; any other `Content-Encoding` is refused. Only a
+ * 2xx answer is a success. Redirects are not followed (as a 3xx is a failure).
+ *
+ * Invariants:
+ * - Nothing blocks: sockets, TLS and zlib are all asynchronous; the only synchronous work is
+ *   counting bytes and one concatenation of the body at the end (chunks are collected, never
+ *   appended to a growing buffer).
+ * - Memory per scrape is bounded by `maxBodyBytes` plus one chunk: the limit is checked on
+ *   every chunk after decompression (a gzip bomb stops at the limit, having inflated only about
+ *   the limit), on every chunk as received (compressed bytes), and against `Content-Length`
+ *   before the body is read.
+ * - `timeoutMs` is a total deadline, from the call to the last body byte, covering the queue
+ *   for a socket, connect, TLS, headers and body: a target that trickles bytes forever is cut
+ *   at the deadline, not kept alive by each byte.
+ * - A socket is reused (keep-alive, one http and one https Agent per Scraper, `maxSockets`
+ *   per origin) only after a complete, successful answer; on any failure the request, the
+ *   response, the decoder and the socket are destroyed, so a half-read socket never returns
+ *   to the pool.
+ * - Every failure is a `ScrapeError` whose `reason` is one of the bounded `ScrapeFailure`
+ *   values, and whose message names the URL (password redacted), what happened and the limit
+ *   or setting that applies. The promise settles exactly once.
+ *
+ * Limits: `timeoutMs` (total deadline), `maxBodyBytes` (after decompression, and on the wire),
+ * `maxSockets` per origin (default 8; extra requests queue in the Agent, inside the deadline),
+ * response headers 16 KiB (Node's default), idle keep-alive sockets closed after 90 s.
+ *
+ * Recovery: a failed scrape keeps nothing of the body; the caller counts it by `reason` and
+ * scrapes the target again on its next interval. The one retry made here is Node's
+ * documented keep-alive race: a request on a reused idle socket that the server closed before
+ * answering is sent once more on a fresh socket, within the same deadline.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { SecureContext } from 'node:tls';
+import zlib from 'node:zlib';
+import { ConfigError } from '../errors.js';
+import { ACCEPT_HEADER } from '../parse/format.js';
+import { ScrapeError, ScrapeFailure } from './errors.js';
+import { type ScrapeTlsOptions, buildSecureContext } from './tls.js';
+
+export { ScrapeError, ScrapeFailure, SCRAPE_ERROR_CODE } from './errors.js';
+export { readFileTls, type ScrapeTlsFiles, type ScrapeTlsOptions } from './tls.js';
+
+export interface ScrapeOptions {
+  /** Total deadline of one scrape, from the call to the last body byte, in milliseconds. */
+  timeoutMs: number;
+  /** Largest body accepted, in bytes after decompression; also caps the compressed bytes. */
+  maxBodyBytes: number;
+  /** PEM contents (not paths); see `readFileTls`. */
+  tls?: ScrapeTlsOptions;
+  userAgent?: string;
+  /** Most sockets open to one origin (host and port); default `DEFAULT_MAX_SOCKETS`. */
+  maxSockets?: number;
+}
+
+export interface ScrapeResult {
+  /** The body, decompressed. */
+  body: Buffer;
+  contentType: string | undefined;
+  status: number;
+  /** Body bytes as received (compressed, without chunked framing). */
+  bytesOnWire: number;
+  /** Body bytes after decompression (`body.length`). */
+  bytes: number;
+  durationMs: number;
+}
+
+/** Strata's version as sent in `User-Agent`. */
+export const STRATA_VERSION = '0.1.0';
+export const DEFAULT_USER_AGENT = `strata/${STRATA_VERSION}`;
+export const DEFAULT_MAX_SOCKETS = 8;
+/** An idle keep-alive socket is closed after this long (Go's `IdleConnTimeout`). */
+export const IDLE_SOCKET_TIMEOUT_MS = 90_000;
+/** Output chunk of the streaming inflater: the overshoot past the limit is at most this. */
+const INFLATE_CHUNK_BYTES = 64 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Codes of a failure to reach the target at all. */
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+]);
+
+/** Codes of a connection closed under a request or response. */
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** OpenSSL certificate verification codes, as Node reports them. */
+const CERT_CODES: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+interface ScraperCore {
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly httpAgent: http.Agent;
+  readonly httpsAgent: https.Agent;
+  readonly inFlight: Set<Exchange>;
+}
+
+export class Scraper {
+  readonly #core: ScraperCore;
+  #closed = false;
+
+  constructor(options: ScrapeOptions) {
+    const { timeoutMs, maxBodyBytes } = options;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
+      throw new ConfigError(
+        'scrape.timeoutMs',
+        `must be a number of milliseconds in (0, ${MAX_TIMER_MS}], got ${timeoutMs}`,
+      );
+    }
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > bufferConstants.MAX_LENGTH) {
+      throw new ConfigError(
+        'scrape.maxBodyBytes',
+        `must be an integer number of bytes in [1, ${bufferConstants.MAX_LENGTH}], got ${maxBodyBytes}`,
+      );
+    }
+    const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+    if (!Number.isSafeInteger(maxSockets) || maxSockets < 1) {
+      throw new ConfigError('scrape.maxSockets', `must be an integer ≥ 1, got ${maxSockets}`);
+    }
+    const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    if (userAgent.length === 0 || /[^\t\x20-\x7e\x80-\xff]/.test(userAgent)) {
+      throw new ConfigError('scrape.userAgent', `must be a non-empty header value, got ${JSON.stringify(userAgent)}`);
+    }
+    const secureContext: SecureContext | undefined = buildSecureContext(options.tls);
+    const agentOptions: http.AgentOptions = {
+      keepAlive: true,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      timeout: IDLE_SOCKET_TIMEOUT_MS,
+      scheduling: 'lifo',
+    };
+    const httpsOptions: https.AgentOptions = { ...agentOptions };
+    if (secureContext !== undefined) httpsOptions.secureContext = secureContext;
+    if (options.tls?.insecureSkipVerify === true) httpsOptions.rejectUnauthorized = false;
+    this.#core = {
+      timeoutMs,
+      maxBodyBytes,
+      headers: {
+        Accept: ACCEPT_HEADER,
+        'Accept-Encoding': 'gzip',
+        'User-Agent': userAgent,
+        'X-Prometheus-Scrape-Timeout-Seconds': String(timeoutMs / 1000),
+      },
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(httpsOptions),
+      inFlight: new Set(),
+    };
+  }
+
+  /**
+   * Scrapes `url` once. Resolves with the decompressed body, or rejects with a `ScrapeError`;
+   * never throws synchronously. `signal` aborts the scrape (reason `aborted`).
+   */
+  scrape(url: string, signal?: AbortSignal): Promise<ScrapeResult> {
+    return new Promise<ScrapeResult>((resolve, reject) => {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch (err) {
+        reject(invalidUrl(url, 'it is not a valid URL', err));
+        return;
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        reject(invalidUrl(url, `its scheme ${JSON.stringify(target.protocol.slice(0, -1))} is not http or https`));
+        return;
+      }
+      const display = redact(target);
+      if (this.#closed) {
+        const message = `scrape of ${display} was aborted: the scraper is closed`;
+        reject(new ScrapeError(ScrapeFailure.Aborted, display, message));
+        return;
+      }
+      if (signal?.aborted === true) {
+        reject(aborted(display, signal));
+        return;
+      }
+      new Exchange(this.#core, target, display, signal, resolve, reject).start();
+    });
+  }
+
+  /**
+   * Aborts the scrapes in flight (reason `aborted`) and closes every socket. Later scrapes are
+   * rejected. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const exchange of [...this.#core.inFlight]) exchange.abort('the scraper is closed');
+    this.#core.httpAgent.destroy();
+    this.#core.httpsAgent.destroy();
+  }
+}
+
+const Phase = {
+  Connecting: 'connecting',
+  Waiting: 'waiting',
+  Body: 'body',
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+type Decoder = zlib.Gunzip | zlib.Inflate;
+
+/** One scrape in flight: the request, its response, its decoder and its deadline. */
+class Exchange {
+  readonly #core: ScraperCore;
+  readonly #target: URL;
+  readonly #url: string;
+  readonly #https: boolean;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (result: ScrapeResult) => void;
+  readonly #reject: (err: ScrapeError) => void;
+  readonly #started = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  #req: http.ClientRequest | undefined;
+  #res: http.IncomingMessage | undefined;
+  #decoder: Decoder | undefined;
+  #encoding = '';
+  #phase: Phase = Phase.Connecting;
+  /** TCP connected (for https, the handshake may still be running). */
+  #connected = false;
+  #retried = false;
+  #settled = false;
+  #status = 0;
+  #contentType: string | undefined;
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+  #wire = 0;
+
+  constructor(
+    core: ScraperCore,
+    target: URL,
+    display: string,
+    signal: AbortSignal | undefined,
+    resolve: (result: ScrapeResult) => void,
+    reject: (err: ScrapeError) => void,
+  ) {
+    this.#core = core;
+    this.#target = target;
+    this.#url = display;
+    this.#https = target.protocol === 'https:';
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  start(): void {
+    this.#core.inFlight.add(this);
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = setTimeout(this.#onDeadline, this.#core.timeoutMs);
+    this.#send();
+  }
+
+  abort(why: string): void {
+    this.#fail(new ScrapeError(ScrapeFailure.Aborted, this.#url, `scrape of ${this.#url} was aborted: ${why}`));
+  }
+
+  #send(): void {
+    this.#phase = Phase.Connecting;
+    this.#connected = false;
+    let req: http.ClientRequest;
+    try {
+      req = (this.#https ? https : http).request(this.#target, {
+        method: 'GET',
+        agent: this.#https ? this.#core.httpsAgent : this.#core.httpAgent,
+        headers: this.#core.headers,
+      });
+    } catch (err) {
+      this.#fail(this.#classify(err));
+      return;
+    }
+    this.#req = req;
+    req.on('socket', (socket: Socket) => this.#onSocket(req, socket));
+    req.on('response', (res: http.IncomingMessage) => this.#onResponse(req, res));
+    req.on('error', (err: Error) => this.#onRequestError(req, err));
+    req.end();
+  }
+
+  #onSocket(req: http.ClientRequest, socket: Socket): void {
+    if (this.#settled || req !== this.#req) return;
+    if (req.reusedSocket || !socket.connecting) {
+      // A pooled socket is connected and, for https, past its handshake.
+      this.#connected = true;
+      this.#phase = Phase.Waiting;
+      return;
+    }
+    socket.once('connect', () => {
+      if (req !== this.#req) return;
+      this.#connected = true;
+      if (!this.#https && this.#phase === Phase.Connecting) this.#phase = Phase.Waiting;
+    });
+    if (this.#https) {
+      socket.once('secureConnect', () => {
+        if (req === this.#req && this.#phase === Phase.Connecting) this.#phase = Phase.Waiting;
+      });
+    }
+  }
+
+  #onResponse(req: http.ClientRequest, res: http.IncomingMessage): void {
+    if (this.#settled || req !== this.#req) {
+      res.destroy();
+      return;
+    }
+    this.#res = res;
+    this.#phase = Phase.Body;
+    this.#status = res.statusCode ?? 0;
+    this.#contentType = res.headers['content-type'];
+    res.on('error', (err: Error) => this.#onResponseError(err));
+    res.on('close', () => {
+      if (!res.complete) this.#onResponseError(undefined);
+    });
+    if (this.#status < 200 || this.#status > 299) {
+      const phrase = res.statusMessage ?? '';
+      const text = phrase === '' ? '' : ` (${phrase.slice(0, 64)})`;
+      this.#fail(
+        new ScrapeError(
+          ScrapeFailure.HttpStatus,
+          this.#url,
+          `scrape of ${this.#url} returned HTTP status ${this.#status}${text}; only 2xx is a success`,
+          { status: this.#status },
+        ),
+      );
+      return;
+    }
+    const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
+    let decoder: Decoder | undefined;
+    if (encoding === 'gzip' || encoding === 'x-gzip') {
+      decoder = zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
+    } else if (encoding === 'deflate') {
+      decoder = zlib.createInflate({ chunkSize: INFLATE_CHUNK_BYTES });
+    } else if (encoding !== '' && encoding !== 'identity') {
+      this.#fail(
+        new ScrapeError(
+          ScrapeFailure.Decompress,
+          this.#url,
+          `scrape of ${this.#url} returned Content-Encoding ${JSON.stringify(encoding.slice(0, 64))}, ` +
+            'which strata does not decode (it asks for gzip)',
+        ),
+      );
+      return;
+    }
+    this.#encoding = encoding;
+    const declared = res.headers['content-length'];
+    if (declared !== undefined) {
+      const length = Number(declared);
+      if (length > this.#core.maxBodyBytes) {
+        this.#fail(
+          this.#tooLarge(
+            `declared a ${decoder === undefined ? '' : `${encoding} `}body of ${length} bytes (Content-Length), ` +
+              `over the body limit of ${this.#core.maxBodyBytes} bytes (scrape.maxBodyBytes)`,
+          ),
+        );
+        return;
+      }
+    }
+    if (decoder !== undefined) {
+      this.#decoder = decoder;
+      decoder.on('data', (chunk: Buffer) => this.#onBody(chunk));
+      decoder.on('end', () => this.#finish());
+      decoder.on('error', (err: Error) => this.#onDecodeError(err));
+      decoder.on('drain', () => {
+        if (!this.#settled) res.resume();
+      });
+    }
+    res.on('data', (chunk: Buffer) => this.#onWire(chunk));
+    res.on('end', () => {
+      if (this.#settled) return;
+      if (this.#decoder === undefined) this.#finish();
+      else this.#decoder.end();
+    });
+  }
+
+  #onWire(chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#wire += chunk.length;
+    const decoder = this.#decoder;
+    if (decoder === undefined) {
+      this.#onBody(chunk);
+      return;
+    }
+    if (this.#wire > this.#core.maxBodyBytes) {
+      this.#fail(
+        this.#tooLarge(
+          `exceeded the body limit of ${this.#core.maxBodyBytes} bytes (scrape.maxBodyBytes) ` +
+            `in ${this.#encoding} bytes on the wire`,
+        ),
+      );
+      return;
+    }
+    if (!decoder.write(chunk)) this.#res?.pause();
+  }
+
+  #onBody(chunk: Buffer): void {
+    if (this.#settled) return;
+    const bytes = this.#bytes + chunk.length;
+    if (bytes > this.#core.maxBodyBytes) {
+      const after = this.#decoder === undefined ? '' : ' after decompression';
+      this.#fail(
+        this.#tooLarge(`exceeded the body limit of ${this.#core.maxBodyBytes} bytes (scrape.maxBodyBytes)${after}`),
+      );
+      return;
+    }
+    this.#bytes = bytes;
+    this.#chunks.push(chunk);
+  }
+
+  #finish(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#cleanup();
+    // The decoder can end before the wire does (bytes after the gzip trailer): drop the rest
+    // and the socket rather than read an unbounded tail with no deadline.
+    if (this.#res !== undefined && !this.#res.readableEnded) this.#req?.destroy();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#bytes);
+    this.#resolve({
+      body,
+      contentType: this.#contentType,
+      status: this.#status,
+      bytesOnWire: this.#wire,
+      bytes: this.#bytes,
+      durationMs: performance.now() - this.#started,
+    });
+  }
+
+  #onRequestError(req: http.ClientRequest, err: Error): void {
+    if (this.#settled || req !== this.#req) return;
+    // A socket error after the headers reaches the request first, the response after.
+    if (this.#res !== undefined) {
+      this.#onResponseError(err);
+      return;
+    }
+    // Node's keep-alive race: the server closed an idle pooled socket as this request went out.
+    // A GET that got no answer is safe to send again, once, on a fresh socket.
+    if (
+      !this.#retried &&
+      req.reusedSocket &&
+      this.#res === undefined &&
+      RESET_CODES.has(errorCode(err) ?? '') &&
+      performance.now() - this.#started < this.#core.timeoutMs
+    ) {
+      this.#retried = true;
+      req.destroy();
+      this.#send();
+      return;
+    }
+    this.#fail(this.#classify(err));
+  }
+
+  #onResponseError(err: Error | undefined): void {
+    if (this.#settled) return;
+    const code = err === undefined ? undefined : errorCode(err);
+    const cause = err === undefined ? {} : { cause: err };
+    if (code !== undefined && code.startsWith('HPE_')) {
+      this.#fail(
+        new ScrapeError(
+          ScrapeFailure.Reset,
+          this.#url,
+          `scrape of ${this.#url} failed: the target sent an invalid HTTP response after ${this.#wire} bytes ` +
+            `of the body (${code}: ${err?.message ?? ''})`,
+          cause,
+        ),
+      );
+      return;
+    }
+    this.#fail(
+      new ScrapeError(
+        ScrapeFailure.Reset,
+        this.#url,
+        `scrape of ${this.#url} failed: the connection was closed (${code ?? 'closed'}) after ` +
+          `${this.#wire} bytes of the body were received, before the body was complete`,
+        cause,
+      ),
+    );
+  }
+
+  #onDecodeError(err: Error): void {
+    if (this.#settled) return;
+    this.#fail(
+      new ScrapeError(
+        ScrapeFailure.Decompress,
+        this.#url,
+        `scrape of ${this.#url} returned a ${this.#encoding} body that cannot be decompressed after ` +
+          `${this.#wire} bytes on the wire: ${err.message}`,
+        { cause: err },
+      ),
+    );
+  }
+
+  readonly #onDeadline = (): void => {
+    this.#timer = undefined;
+    if (this.#settled) return;
+    const what =
+      this.#phase === Phase.Connecting
+        ? this.#connected
+          ? 'during the TLS handshake'
+          : 'while connecting'
+        : this.#phase === Phase.Waiting
+          ? 'while waiting for the response headers'
+          : `while reading the body, after ${this.#wire} bytes on the wire`;
+    this.#fail(
+      new ScrapeError(
+        ScrapeFailure.Timeout,
+        this.#url,
+        `scrape of ${this.#url} exceeded the deadline of ${this.#core.timeoutMs} ms (scrape.timeoutMs) ${what}`,
+      ),
+    );
+  };
+
+  readonly #onAbort = (): void => {
+    if (this.#settled || this.#signal === undefined) return;
+    this.#fail(aborted(this.#url, this.#signal));
+  };
+
+  #tooLarge(what: string): ScrapeError {
+    return new ScrapeError(ScrapeFailure.BodyTooLarge, this.#url, `scrape of ${this.#url} ${what}`);
+  }
+
+  #classify(err: unknown): ScrapeError {
+    const code = errorCode(err);
+    const message = err instanceof Error ? err.message : String(err);
+    const cause = { cause: err };
+    const url = this.#url;
+    if (isTlsError(err, code)) {
+      const text = tlsText(err, code, message);
+      const what = `scrape of ${url} failed the TLS handshake: ${text}${tlsHint(code, text)}`;
+      return new ScrapeError(ScrapeFailure.Tls, url, what, cause);
+    }
+    if (code !== undefined && CONNECT_CODES.has(code)) {
+      return new ScrapeError(ScrapeFailure.Connect, url, `scrape of ${url} could not connect: ${message}`, cause);
+    }
+    if (this.#phase === Phase.Connecting) {
+      if (this.#https && this.#connected && code !== undefined && RESET_CODES.has(code)) {
+        return new ScrapeError(
+          ScrapeFailure.Tls,
+          url,
+          `scrape of ${url} failed the TLS handshake: the connection was closed (${code}) before it completed`,
+          cause,
+        );
+      }
+      return new ScrapeError(ScrapeFailure.Connect, url, `scrape of ${url} could not connect: ${message}`, cause);
+    }
+    if (code !== undefined && code.startsWith('HPE_')) {
+      return new ScrapeError(
+        ScrapeFailure.Reset,
+        url,
+        `scrape of ${url} failed: the target sent an invalid HTTP response (${code}: ${message})`,
+        cause,
+      );
+    }
+    return new ScrapeError(
+      ScrapeFailure.Reset,
+      url,
+      `scrape of ${url} failed: the connection was closed (${code ?? message}) before the response headers`,
+      cause,
+    );
+  }
+
+  #fail(err: ScrapeError): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#cleanup();
+    this.#chunks = [];
+    // Destroying the request destroys its socket: a half-read socket never returns to the pool.
+    this.#decoder?.destroy();
+    this.#res?.destroy();
+    this.#req?.destroy();
+    this.#reject(err);
+  }
+
+  #cleanup(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#core.inFlight.delete(this);
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isTlsError(err: unknown, code: string | undefined): boolean {
+  if (code !== undefined) {
+    if (CERT_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') {
+      return true;
+    }
+  }
+  if (typeof err === 'object' && err !== null) {
+    const library = (err as { library?: unknown }).library;
+    if (typeof library === 'string' && library.toLowerCase().includes('ssl')) return true;
+  }
+  return false;
+}
+
+const OPENSSL_REASON = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/;
+
+/**
+ * OpenSSL's messages carry a hex error stack, a source path and a newline; its `reason` and
+ * `code` say the same in a line.
+ */
+function tlsText(err: unknown, code: string | undefined, message: string): string {
+  const reason = typeof err === 'object' && err !== null ? (err as { reason?: unknown }).reason : undefined;
+  if (typeof reason === 'string' && reason !== '') return code === undefined ? reason : `${reason} (${code})`;
+  // e.g. "write EPROTO 80..:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:file:350:"
+  const parsed = OPENSSL_REASON.exec(message)?.[1];
+  if (parsed !== undefined) return code === undefined ? parsed : `${parsed} (${code})`;
+  return message.trim();
+}
+
+const CLIENT_CERT_ALERT = /certificate required|handshake failure|bad certificate/i;
+
+function tlsHint(code: string | undefined, message: string): string {
+  if (code !== undefined && CERT_CODES.has(code)) {
+    return ' (set tls.ca to the CA that issued the target certificate, or tls.insecureSkipVerify)';
+  }
+  if (CLIENT_CERT_ALERT.test(message) || code?.includes('CERTIFICATE') === true) {
+    return ' (the target may require a client certificate: tls.cert and tls.key)';
+  }
+  return '';
+}
+
+function invalidUrl(url: string, why: string, cause?: unknown): ScrapeError {
+  const shown = JSON.stringify(url.length > 256 ? `${url.slice(0, 256)}…` : url);
+  return new ScrapeError(
+    ScrapeFailure.InvalidUrl,
+    shown,
+    `scrape of ${shown} was refused: ${why}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function aborted(url: string, signal: AbortSignal): ScrapeError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new ScrapeError(ScrapeFailure.Aborted, url, `scrape of ${url} was aborted: ${why}`, { cause: reason });
+}
+
+/** The URL for messages and labels, with any password replaced by `xxxxx`. */
+function redact(target: URL): string {
+  if (target.password === '') return target.href;
+  const copy = new URL(target.href);
+  copy.password = 'xxxxx';
+  return copy.href;
+}

@@ -1,0 +1,92 @@
+/**
+ * The sink interface: where encoded messages leave the process.
+ *
+ * A message is one encoder output buffer (see `src/encode/encoder.ts`), already framed
+ * (newline-delimited JSON, statsd lines, Fluent Forward); a send carries the messages of one
+ * `encode()` call. A sink writes them in order, each message whole, and answers:
+ * - `ok`: the peer (or stream, or file) accepted every message of the send;
+ * - `retry`: nothing can be said to have been delivered and the cause may pass (a full disk, a
+ *   peer that is down, the caller's signal aborting); `retryAfterMs` passes on a peer's hint;
+ * - `reject`: sending the same messages again will not help (a closed sink, a permission
+ *   error, a peer refusing the data); the caller counts the samples as dropped.
+ * `send` never throws and never retries: only the buffer layer (`src/buffer/retry.ts`) retries,
+ * with backoff. A retry may duplicate data the peer did take (at-least-once).
+ *
+ * The signal: an already aborted signal writes nothing and answers `retry` with the reason
+ * `ABORTED`. An abort while the send waits (its turn, or the stream's backpressure) stops the
+ * wait and answers `retry`; bytes already handed to the operating system or the stream cannot
+ * be recalled, and each sink says what an abort then means.
+ *
+ * `flush(signal)` resolves once every send accepted before it has settled (and, where the
+ * medium has it, the data is durable); it throws the signal's reason when aborted first.
+ * `close()` stops accepting sends (later ones answer `reject`), waits for the sends already
+ * accepted, releases the medium, and may be called more than once.
+ */
+import { ErrorCode, type ErrorOptions, StrataError } from '../errors.js';
+
+export const SendResult = { Ok: 'ok', Retry: 'retry', Reject: 'reject' } as const;
+export type SendResult = (typeof SendResult)[keyof typeof SendResult];
+
+export type SendOutcome =
+  | { readonly result: 'ok' }
+  | { readonly result: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly result: 'reject'; readonly reason: string };
+
+export interface Sink {
+  /** What the sink writes to: `stdout`, `file`, later `nats`, `kafka`, `http`, `statsd`, `fluent`. */
+  readonly kind: string;
+  send(messages: readonly Uint8Array[], signal: AbortSignal): Promise<SendOutcome>;
+  flush(signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The reason a sink gives when its caller's signal aborted before anything was written. */
+export const ABORTED = 'aborted';
+
+export const OK: SendOutcome = Object.freeze({ result: SendResult.Ok });
+
+export function retry(reason: string, retryAfterMs?: number): SendOutcome {
+  return retryAfterMs === undefined
+    ? { result: SendResult.Retry, reason }
+    : { result: SendResult.Retry, reason, retryAfterMs };
+}
+
+export function reject(reason: string): SendOutcome {
+  return { result: SendResult.Reject, reason };
+}
+
+/** Total bytes of a send. */
+export function byteLength(messages: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const m of messages) total += m.byteLength;
+  return total;
+}
+
+/** STRATA_E_SINK: a sink's medium failed outside a send (for example `fdatasync` on flush). */
+export const SINK_ERROR_CODE = ErrorCode.Sink;
+
+/** A sink's medium failed outside a send (flush, close). Send failures are outcomes, not errors. */
+export class SinkError extends StrataError {
+  /** The sink's `kind`. */
+  readonly sink: string;
+
+  constructor(sink: string, message: string, retryable: boolean, options?: ErrorOptions) {
+    super(SINK_ERROR_CODE, `${sink} sink: ${message}`, retryable, options);
+    this.name = 'SinkError';
+    this.sink = sink;
+  }
+}
+
+/** `CODE: message` for a system error (without repeating a code the message starts with). */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined || err.message.startsWith(code)) return err.message;
+  return `${code}: ${err.message}`;
+}
+
+/** The `code` of a system error, if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}

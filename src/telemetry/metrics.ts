@@ -1,0 +1,273 @@
+/**
+ * Strata's self-metrics (`strata_*`), on a prom-client `Registry` of their own (never the
+ * global one, so two instances in one process, as in tests, do not collide).
+ *
+ * Per-collector counters and gauges are not kept here: each collector registers a source, a
+ * function reading its current totals (from shared memory, without any message round trip),
+ * and every exposition calls each source once and publishes what it read. So the numbers on
+ * `/metrics` are exactly the totals at scrape time, and a source's counters must be monotonic
+ * (the registry's shared counters are, across pool replacements). Histograms cannot be rebuilt
+ * from totals: scrape durations and queue delays are fed as observations (`observe*`), which
+ * the main thread forwards from the workers' batched reports.
+ *
+ * Every per-collector metric has a `collector` label (`namespace/name`). Reasons are bounded:
+ * a reason must look like a label value we would choose (`[a-z][a-z0-9_]*`, at most 64 bytes)
+ * and each metric keeps at most `maxReasons` distinct ones (64 by default); anything else is
+ * counted under `other`. `unregisterCollectorSource()` removes a collector's series from every
+ * metric, histograms included.
+ *
+ * Metrics (counters end in `_total`):
+ * - strata_samples_collected_total, _filtered_total, _clamped_total, _sent_total {collector}
+ * - strata_errors_total, strata_samples_dropped_total, strata_targets_dropped_total {collector, reason}
+ * - strata_targets_up, strata_channel_depth {collector} (gauges)
+ * - strata_scrape_duration_seconds, strata_queue_delay_seconds {collector} (histograms)
+ * - strata_event_loop_delay_seconds {stat="p50"|"p99"|"max"}: the main thread's event-loop delay
+ *   (perf_hooks.monitorEventLoopDelay) since the previous exposition
+ * - strata_telemetry_source_errors_total {collector}: sources that threw (their collector is
+ *   left out of that exposition rather than failing it)
+ * - prom-client's default process metrics, prefixed `strata_`.
+ */
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A collector's totals since it was created, as its source reads them. */
+export interface CollectorTotals {
+  /** Samples scraped and parsed. */
+  readonly collected: number;
+  /** Samples dropped by the exclude and clip filters. */
+  readonly filtered: number;
+  /** Samples changed by the clamp filter. */
+  readonly clamped: number;
+  /** Samples the sink acknowledged (or wrote, where it has no acknowledgement). */
+  readonly sent: number;
+  /** Failed scrapes (or sends) by reason. */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Samples lost after being scraped, by reason. */
+  readonly dropped: Readonly<Record<string, number>>;
+  /** Queued targets that were not scraped (`channel_full`, `stale`, …), by reason. */
+  readonly targetsDropped?: Readonly<Record<string, number>>;
+  /** Targets whose last scrape succeeded. */
+  readonly targetsUp: number;
+  /** Targets waiting in the collector's channel. */
+  readonly channelDepth: number;
+}
+
+export interface StrataMetricsOptions {
+  /** Register prom-client's default process metrics (prefix `strata_`); default true. */
+  readonly defaultMetrics?: boolean;
+  /** Most distinct reasons a metric keeps before counting new ones as `other`; default 64. */
+  readonly maxReasons?: number;
+  /** Resolution of the event-loop delay monitor in milliseconds; default 10. */
+  readonly eventLoopResolutionMs?: number;
+  /** Bucket bounds (seconds) of strata_scrape_duration_seconds. */
+  readonly scrapeDurationBuckets?: readonly number[];
+  /** Bucket bounds (seconds) of strata_queue_delay_seconds. */
+  readonly queueDelayBuckets?: readonly number[];
+}
+
+export const SCRAPE_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+export const QUEUE_DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
+
+/** Label value for reasons beyond the bound, or not shaped like a reason. */
+export const OTHER_REASON = 'other';
+const REASON_SHAPE = /^[a-z][a-z0-9_]{0,63}$/;
+
+type Source = () => CollectorTotals;
+
+/** Keeps the set of reasons a metric exposes bounded. */
+class ReasonBound {
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  label(reason: string): string {
+    if (this.#seen.has(reason)) return reason;
+    if (!REASON_SHAPE.test(reason) || this.#seen.size >= this.#max) return OTHER_REASON;
+    this.#seen.add(reason);
+    return reason;
+  }
+}
+
+export class StrataMetrics {
+  readonly registry: Registry;
+  readonly #sources = new Map<string, Source>();
+  /** Totals read once per exposition, shared by every metric's collect(). */
+  #snapshot: Map<string, CollectorTotals> | null = null;
+  #snapshotUsers = 0;
+  readonly #loop: IntervalHistogram;
+  readonly #scrapeDuration: Histogram<'collector'>;
+  readonly #queueDelay: Histogram<'collector'>;
+  readonly #sourceErrors: Counter<'collector'>;
+  #closed = false;
+
+  constructor(options: StrataMetricsOptions = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    const maxReasons = options.maxReasons ?? 64;
+    const registers = [registry];
+    const totals = (): Map<string, CollectorTotals> => this.#snapshot ?? this.#read();
+
+    const scalar = (name: string, help: string, pick: (t: CollectorTotals) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['collector'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [collector, t] of totals()) this.inc({ collector }, nonNegative(pick(t)));
+        },
+      });
+    };
+    scalar('strata_samples_collected_total', 'Samples scraped and parsed.', (t) => t.collected);
+    scalar('strata_samples_filtered_total', 'Samples dropped by the exclude and clip filters.', (t) => t.filtered);
+    scalar('strata_samples_clamped_total', 'Samples changed by the clamp filter.', (t) => t.clamped);
+    scalar('strata_samples_sent_total', 'Samples acknowledged by the sink (or written, where it has no acknowledgement).', (t) => t.sent);
+
+    const byReason = (name: string, help: string, pick: (t: CollectorTotals) => Readonly<Record<string, number>> | undefined): void => {
+      const bound = new ReasonBound(maxReasons);
+      new Counter({
+        name,
+        help,
+        labelNames: ['collector', 'reason'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [collector, t] of totals()) {
+            const counts = pick(t);
+            if (counts === undefined) continue;
+            for (const reason in counts) this.inc({ collector, reason: bound.label(reason) }, nonNegative(counts[reason] as number));
+          }
+        },
+      });
+    };
+    byReason('strata_errors_total', 'Failed scrapes and sends, by reason.', (t) => t.errors);
+    byReason('strata_samples_dropped_total', 'Samples lost after being scraped, by reason.', (t) => t.dropped);
+    byReason('strata_targets_dropped_total', 'Queued targets that were not scraped (channel_full, stale, ...), by reason.', (t) => t.targetsDropped);
+
+    const gauge = (name: string, help: string, pick: (t: CollectorTotals) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['collector'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [collector, t] of totals()) this.set({ collector }, pick(t));
+        },
+      });
+    };
+    gauge('strata_targets_up', 'Targets whose last scrape succeeded.', (t) => t.targetsUp);
+    gauge('strata_channel_depth', "Targets waiting in the collector's channel.", (t) => t.channelDepth);
+
+    this.#scrapeDuration = new Histogram({
+      name: 'strata_scrape_duration_seconds',
+      help: 'Time to scrape, parse, filter, encode and hand over one target, in seconds.',
+      labelNames: ['collector'] as const,
+      buckets: [...(options.scrapeDurationBuckets ?? SCRAPE_DURATION_BUCKETS)],
+      registers,
+    });
+    this.#queueDelay = new Histogram({
+      name: 'strata_queue_delay_seconds',
+      help: 'Time from queueing a target to a worker taking it, in seconds.',
+      labelNames: ['collector'] as const,
+      buckets: [...(options.queueDelayBuckets ?? QUEUE_DELAY_BUCKETS)],
+      registers,
+    });
+    this.#sourceErrors = new Counter({
+      name: 'strata_telemetry_source_errors_total',
+      help: 'Times reading a collector source threw; its collector was left out of that exposition.',
+      labelNames: ['collector'] as const,
+      registers,
+    });
+
+    const loop = monitorEventLoopDelay({ resolution: options.eventLoopResolutionMs ?? 10 });
+    loop.enable();
+    this.#loop = loop;
+    new Gauge({
+      name: 'strata_event_loop_delay_seconds',
+      help: "The main thread's event-loop delay since the previous exposition, in seconds (p50, p99, max).",
+      labelNames: ['stat'] as const,
+      registers,
+      collect() {
+        const none = loop.count === 0;
+        this.set({ stat: 'p50' }, none ? 0 : loop.percentile(50) / 1e9);
+        this.set({ stat: 'p99' }, none ? 0 : loop.percentile(99) / 1e9);
+        this.set({ stat: 'max' }, none ? 0 : loop.max / 1e9);
+        loop.reset();
+      },
+    });
+
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'strata_' });
+  }
+
+  /** The Content-Type of `metrics()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * Publishes `read()`'s totals under `collector="<collectorKey>"` from now on. Registering a
+   * key again replaces its source (the numbers must carry on from the old source's).
+   */
+  registerCollectorSource(collectorKey: string, read: () => CollectorTotals): void {
+    this.#sources.set(collectorKey, read);
+  }
+
+  /** Stops publishing a collector and removes its series from every metric. */
+  unregisterCollectorSource(collectorKey: string): boolean {
+    const had = this.#sources.delete(collectorKey);
+    this.#scrapeDuration.remove({ collector: collectorKey });
+    this.#queueDelay.remove({ collector: collectorKey });
+    this.#sourceErrors.remove({ collector: collectorKey });
+    return had;
+  }
+
+  /** Collector keys with a source. */
+  collectorKeys(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  observeScrapeDuration(collectorKey: string, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.#scrapeDuration.observe({ collector: collectorKey }, seconds);
+  }
+
+  observeQueueDelay(collectorKey: string, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.#queueDelay.observe({ collector: collectorKey }, seconds);
+  }
+
+  /** The exposition (Prometheus text 0.0.4); every source is read exactly once. */
+  async metrics(): Promise<string> {
+    if (this.#snapshotUsers++ === 0) this.#snapshot = this.#read();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      if (--this.#snapshotUsers === 0) this.#snapshot = null;
+    }
+  }
+
+  /** Stops the event-loop monitor. The registry stays readable. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#loop.disable();
+  }
+
+  #read(): Map<string, CollectorTotals> {
+    const out = new Map<string, CollectorTotals>();
+    for (const [key, read] of this.#sources) {
+      try {
+        out.set(key, read());
+      } catch {
+        this.#sourceErrors.inc({ collector: key });
+      }
+    }
+    return out;
+  }
+}
+
+/** Counters cannot go below zero; a negative or non-finite total is shown as 0. */
+function nonNegative(v: number): number {
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}

@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseResources, type CollectorRef, type Discovery } from '../../src/config/index.js';
+import { FileSource } from '../../src/discovery/file-source.js';
+import { DiscoveryService, type CollectorState, type TargetQueue } from '../../src/discovery/service.js';
+import { decodeTarget } from '../../src/discovery/target.js';
+
+function discovery(spec: string): Discovery {
+  const { resources, errors } = parseResources(
+    `apiVersion: strata.ctx.sh/v1beta1\nkind: Discovery\nmetadata: {name: d, namespace: ns}\nspec:\n${spec}`,
+    'test.yaml',
+  );
+  expect(errors).toEqual([]);
+  return resources[0] as Discovery;
+}
+
+class FakeQueue implements TargetQueue {
+  queued: { ref: string; urls: string[] }[] = [];
+  states = new Map<string, CollectorState>();
+  delayMs = 0;
+  collectorState(ref: CollectorRef): CollectorState {
+    return this.states.get(`${ref.namespace}/${ref.name}`) ?? 'missing';
+  }
+  async enqueue(ref: CollectorRef, payloads: readonly Uint8Array[]): Promise<{ queued: number; dropped: number }> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    this.queued.push({ ref: `${ref.namespace}/${ref.name}`, urls: payloads.map((p) => decodeTarget(p)?.url ?? '?') });
+    return { queued: payloads.length, dropped: 0 };
+  }
+}
+
+describe('the discovery service', () => {
+  it('queues static targets to every referenced, ready collector and counts the others', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    q.states.set('ns/b', 'disabled');
+    const d = discovery('  collector: [{name: a}, {name: b}, {name: c}]\n  static:\n    - url: http://127.0.0.1:1/metrics\n      labels: {job: x}\n');
+    const svc = new DiscoveryService(d, q);
+    await svc.runOnce(Date.now() + 1000);
+    expect(q.queued).toEqual([{ ref: 'ns/a', urls: ['http://127.0.0.1:1/metrics'] }]);
+    const st = svc.status();
+    expect(st).toMatchObject({ discoveredResourcesCount: 1, readyCollectors: 1, totalCollectors: 3, runs: 1 });
+    expect(st.errors).toEqual(['collector ns/c not found']);
+  });
+
+  it('carries labels, the discovery and its interval in each target record', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    let payload: Uint8Array | undefined;
+    q.enqueue = async (_ref, payloads) => {
+      payload = payloads[0];
+      return { queued: 1, dropped: 0 };
+    };
+    const svc = new DiscoveryService(discovery('  collector: [{name: a}]\n  intervalSeconds: 7\n  static: [{url: "http://h:1/m", labels: {job: j}}]\n'), q);
+    await svc.runOnce(Date.now() + 1000);
+    expect(decodeTarget(payload as Uint8Array)).toEqual({ url: 'http://h:1/m', labels: { job: 'j' }, discovery: 'ns/d', intervalMs: 7000 });
+  });
+
+  it('skips and counts a run that is due while the previous one is still going', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    q.delayMs = 1500;
+    const svc = new DiscoveryService(discovery('  collector: [{name: a}]\n  intervalSeconds: 1\n  static: [{url: "http://h:1/m"}]\n'), q);
+    svc.start();
+    await new Promise((r) => setTimeout(r, 1300));
+    await svc.stop();
+    expect(svc.status().skippedRuns).toBe(1);
+    expect(svc.status().runs).toBe(1);
+  });
+
+  it('does nothing when disabled', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    const svc = new DiscoveryService(discovery('  collector: [{name: a}]\n  enabled: false\n  static: [{url: "http://h:1/m"}]\n'), q);
+    svc.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await svc.stop();
+    expect(q.queued).toEqual([]);
+  });
+});
+
+describe('target files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-targets-'));
+
+  it('reads JSON and YAML lists and re-reads them when they change', async () => {
+    const f = join(dir, 'targets.yaml');
+    writeFileSync(f, '- url: http://a:1/metrics\n  labels: {job: a}\n');
+    const src = new FileSource(f);
+    expect(await src.discover()).toEqual([{ url: 'http://a:1/metrics', labels: { job: 'a' } }]);
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(f, JSON.stringify([{ url: 'http://b:1/metrics' }, { url: 'https://c:2/m', labels: { x: 'y' } }]));
+    expect(await src.discover()).toEqual([
+      { url: 'http://b:1/metrics', labels: {} },
+      { url: 'https://c:2/m', labels: { x: 'y' } },
+    ]);
+  });
+
+  it('keeps the last good targets when the file becomes invalid, and says why', async () => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, '[{"url": "http://a:1/metrics"}]');
+    const src = new FileSource(f);
+    await src.discover();
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(f, '[{"url": "ftp://nope"}]');
+    await expect(src.discover()).rejects.toThrow(`${f}: [0].url: scheme must be http or https, got "ftp:"`);
+    expect(src.lastError).toContain('scheme must be http or https');
+    // the last good list is still served afterwards
+    expect(await src.discover()).toEqual([{ url: 'http://a:1/metrics', labels: {} }]);
+  });
+
+  const bad: { content: string; err: string }[] = [
+    { content: '{"url": "x"}', err: 'expected a list of {url, labels}' },
+    { content: '[{"labels": {}}]', err: '[0].url: expected a string' },
+    { content: '[{"url": "not a url"}]', err: '[0].url: not an absolute URL: "not a url"' },
+    { content: '[{"url": "http://a/", "labels": {"1x": "y"}}]', err: '[0].labels.1x: invalid label name' },
+    { content: '[{"url": "http://a/", "labels": {"x": 1}}]', err: '[0].labels.x: expected a string, got number' },
+    { content: '[{"url": "http://a/", "port": 1}]', err: '[0].port: unknown field' },
+  ];
+  for (const { content, err } of bad) {
+    it(`rejects ${content}`, async () => {
+      const f = join(dir, `t${Math.random()}.json`);
+      writeFileSync(f, content);
+      await expect(new FileSource(f).discover()).rejects.toThrow(err);
+    });
+  }
+});

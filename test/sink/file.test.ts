@@ -1,0 +1,284 @@
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { FileSink, type FileSinkOptions, SinkError } from '../../src/sink/index.js';
+import { concat, expectSameBytes, randomSends, sinkContract, textSends } from './contract.js';
+import { Gate, hookedFs, sysError } from './fake-fs.js';
+
+const never = (): AbortSignal => new AbortController().signal;
+const isRoot = process.getuid?.() === 0;
+
+async function readOr(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** `path.{n}` … `path.1`, `path`: oldest first. */
+async function readAll(path: string, maxFiles: number): Promise<Buffer[]> {
+  const files: Buffer[] = [];
+  for (let i = maxFiles; i >= 1; i--) files.push(await readOr(`${path}.${i}`));
+  files.push(await readOr(path));
+  return files.filter((f) => f.length > 0);
+}
+
+describe('the file sink', () => {
+  sinkContract('file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'strata-file-contract-'));
+    const path = join(dir, 'out.ndjson');
+    const gate = new Gate();
+    return {
+      sink: new FileSink({ path, maxBytes: 1 << 30, fs: hookedFs({}, gate) }),
+      readBack: () => readOr(path),
+      stall: () => gate.shut(),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  });
+
+  let dir = '';
+  let path = '';
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'strata-file-'));
+    path = join(dir, 'out.ndjson');
+  });
+  afterEach(async () => {
+    await chmod(dir, 0o755).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rotates before a send that would pass maxBytes, keeping every byte across path, path.1, …', async () => {
+    const maxBytes = 100;
+    const sink = new FileSink({ path, maxBytes, maxFiles: 1000 });
+    const sends = textSends(90, 3, 2).map((send, i) => send.slice(0, 1 + (i % 3)));
+    for (const send of sends) expect(await sink.send(send, never())).toEqual({ result: 'ok' });
+    await sink.close();
+    const files = await readAll(path, 1000);
+    expect(files.length).toBeGreaterThan(10);
+    expect(sink.stats.rotations).toBe(files.length - 1);
+    expectSameBytes(Buffer.concat(files), concat(sends));
+    for (const file of files) {
+      expect(file.length).toBeLessThanOrEqual(maxBytes);
+      // Whole messages only: every file starts a message and ends one.
+      expect(file.toString()).toMatch(/^s\d+m0:[^]*\n$/);
+    }
+    // A file was rotated exactly when the next send would not have fitted.
+    const want: number[] = [];
+    for (const send of sends) {
+      const bytes = concat([send]).length;
+      const last = want.length - 1;
+      if (last >= 0 && (want[last] as number) + bytes <= maxBytes) want[last] = (want[last] as number) + bytes;
+      else want.push(bytes);
+    }
+    expect(files.map((f) => f.length)).toEqual(want);
+  });
+
+  it('writes a send larger than maxBytes alone in a fresh file, never split', async () => {
+    const sink = new FileSink({ path, maxBytes: 10 });
+    const small = [Buffer.from('aaaaa')];
+    const big = [Buffer.from('bbbbbbbbbb'), Buffer.from('cccccccccc'), Buffer.from('ddddd')];
+    const after = [Buffer.from('eee')];
+    for (const send of [small, big, after]) expect(await sink.send(send, never())).toEqual({ result: 'ok' });
+    await sink.close();
+    expect((await readFile(`${path}.2`)).toString()).toBe('aaaaa');
+    expect((await readFile(`${path}.1`)).toString()).toBe('bbbbbbbbbbccccccccccddddd');
+    expect((await readFile(path)).toString()).toBe('eee');
+  });
+
+  it('keeps an oversized first send in the empty file it opened, alone', async () => {
+    const sink = new FileSink({ path, maxBytes: 4 });
+    await sink.send([Buffer.from('0123456789')], never());
+    await sink.send([Buffer.from('ab')], never());
+    await sink.send([Buffer.from('cd')], never());
+    await sink.close();
+    expect((await readFile(`${path}.1`)).toString()).toBe('0123456789');
+    expect((await readFile(path)).toString()).toBe('abcd');
+  });
+
+  it('keeps at most maxFiles rotated files, the newest ones', async () => {
+    const sink = new FileSink({ path, maxBytes: 10, maxFiles: 2 });
+    for (const letter of 'ABCDEF') await sink.send([Buffer.from(letter.repeat(10))], never());
+    await sink.close();
+    expect((await readdir(dir)).sort()).toEqual(['out.ndjson', 'out.ndjson.1', 'out.ndjson.2']);
+    expect((await readFile(path)).toString()).toBe('F'.repeat(10));
+    expect((await readFile(`${path}.1`)).toString()).toBe('E'.repeat(10));
+    expect((await readFile(`${path}.2`)).toString()).toBe('D'.repeat(10));
+  });
+
+  it('counts the bytes of a file that existed before the first send', async () => {
+    await writeFile(path, 'existing');
+    const sink = new FileSink({ path, maxBytes: 10 });
+    await sink.send([Buffer.from('12345')], never());
+    await sink.close();
+    expect((await readFile(`${path}.1`)).toString()).toBe('existing');
+    expect((await readFile(path)).toString()).toBe('12345');
+  });
+
+  it('uses write for one message and writev for several, one call per send', async () => {
+    const fs = hookedFs({});
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    await sink.send([Buffer.from('one\n')], never());
+    await sink.send([Buffer.from('a\n'), Buffer.from('b\n'), Buffer.from('c\n')], never());
+    await sink.close();
+    expect(fs.calls).toEqual([`open ${path}`, 'write 1', 'writev 3', 'close']);
+    expect((await readFile(path)).toString()).toBe('one\na\nb\nc\n');
+  });
+
+  it.skipIf(isRoot)('rejects with a reason naming the path when the directory is read-only (EACCES)', async () => {
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    await chmod(ro, 0o555);
+    const target = join(ro, 'out.ndjson');
+    const sink = new FileSink({ path: target, maxBytes: 100 });
+    const outcome = await sink.send([Buffer.from('x\n')], never());
+    expect(outcome.result).toBe('reject');
+    expect((outcome as { reason: string }).reason).toContain(`open ${target}: EACCES`);
+    await sink.close();
+  });
+
+  const failures: {
+    name: string;
+    options: (p: string) => Omit<FileSinkOptions, 'path' | 'maxBytes'>;
+    want: (p: string) => { result: string; reason: string };
+  }[] = [
+    {
+      name: 'rejects, naming the path, when permission is denied (EACCES)',
+      options: () => ({ fs: hookedFs({ open: (p) => { throw sysError('EACCES', 'open', p); } }) }),
+      want: (p) => ({ result: 'reject', reason: `open ${p}: EACCES: injected, open '${p}'` }),
+    },
+    {
+      name: 'rejects on a read-only file system (EROFS)',
+      options: () => ({ fs: hookedFs({ open: (p) => { throw sysError('EROFS', 'open', p); } }) }),
+      want: (p) => ({ result: 'reject', reason: `open ${p}: EROFS: injected, open '${p}'` }),
+    },
+    {
+      name: 'answers retry when the disk is full (ENOSPC)',
+      options: (p) => ({ fs: hookedFs({ write: () => { throw sysError('ENOSPC', 'write', p); } }) }),
+      want: (p) => ({ result: 'retry', reason: `write ${p}: ENOSPC: injected, write '${p}'` }),
+    },
+    {
+      name: 'answers retry for an error it does not know to be permanent',
+      options: (p) => ({ fs: hookedFs({ write: () => { throw sysError('EWHATEVER', 'write', p); } }) }),
+      want: (p) => ({ result: 'retry', reason: `write ${p}: EWHATEVER: injected, write '${p}'` }),
+    },
+  ];
+  for (const { name, options, want } of failures) {
+    it(name, async () => {
+      const sink = new FileSink({ path, maxBytes: 100, ...options(path) });
+      expect(await sink.send([Buffer.from('x\n')], never())).toEqual(want(path));
+      await sink.close();
+    });
+  }
+
+  it('rejects, naming the path, when a parent is not a directory (ENOTDIR)', async () => {
+    await writeFile(join(dir, 'file'), '');
+    const target = join(dir, 'file', 'out.ndjson');
+    const sink = new FileSink({ path: target, maxBytes: 100 });
+    const outcome = await sink.send([Buffer.from('x\n')], never());
+    expect(outcome.result).toBe('reject');
+    expect((outcome as { reason: string }).reason).toContain(`open ${target}: ENOTDIR`);
+    await sink.close();
+  });
+
+  it('truncates a partly written send away, so the retry leaves it in the file once', async () => {
+    let calls = 0;
+    const fs = hookedFs({
+      write: () => {
+        calls++;
+        if (calls === 2) return 7; // a short write …
+        if (calls === 3) throw sysError('ENOSPC', 'write', path); // … then the disk fills
+        return undefined;
+      },
+    });
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    expect(await sink.send([Buffer.from('before\n')], never())).toEqual({ result: 'ok' });
+    const send = [Buffer.from('first\n'), Buffer.from('second\n')];
+    expect((await sink.send(send, never())).result).toBe('retry');
+    expect((await readFile(path)).toString()).toBe('before\n');
+    expect(await sink.send(send, never())).toEqual({ result: 'ok' });
+    await sink.close();
+    expect(fs.calls).toContain('truncate 7');
+    expect((await readFile(path)).toString()).toBe('before\nfirst\nsecond\n');
+  });
+
+  it('completes a write split over several short writes', async () => {
+    const fs = hookedFs({ write: (buffers) => Math.min(3, Buffer.concat(buffers).length) });
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    const sends = randomSends(7, 5, 4, 20);
+    for (const send of sends) expect(await sink.send(send, never())).toEqual({ result: 'ok' });
+    await sink.close();
+    expectSameBytes(await readFile(path), concat(sends));
+  });
+
+  it('answers retry when a rotation fails, and rotates on the next send, losing nothing', async () => {
+    let fail = true;
+    const fs = hookedFs({
+      rename: (from, to) => {
+        if (fail && from === path) {
+          fail = false;
+          throw sysError('EBUSY', 'rename', `${from}' -> '${to}`);
+        }
+      },
+    });
+    const sink = new FileSink({ path, maxBytes: 10, fs });
+    expect(await sink.send([Buffer.from('aaaaaaaa')], never())).toEqual({ result: 'ok' });
+    const failed = await sink.send([Buffer.from('bbbbbbbb')], never());
+    expect(failed.result).toBe('retry');
+    expect((failed as { reason: string }).reason).toContain(`rename ${path} to ${path}.1: EBUSY`);
+    expect(await sink.send([Buffer.from('bbbbbbbb')], never())).toEqual({ result: 'ok' });
+    await sink.close();
+    expect((await readFile(`${path}.1`)).toString()).toBe('aaaaaaaa');
+    expect((await readFile(path)).toString()).toBe('bbbbbbbb');
+  });
+
+  it('calls fdatasync on flush, after the sends before it', async () => {
+    const fs = hookedFs({});
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    const sending = sink.send([Buffer.from('x\n')], never());
+    await sink.flush(never());
+    expect(await sending).toEqual({ result: 'ok' });
+    expect(fs.calls).toEqual([`open ${path}`, 'write 1', 'datasync']);
+    await sink.close();
+  });
+
+  it('throws a SinkError naming the path when fdatasync fails', async () => {
+    const fs = hookedFs({ datasync: () => { throw sysError('EIO', 'fdatasync', path); } });
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    await sink.send([Buffer.from('x\n')], never());
+    const err = await sink.flush(never()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkError);
+    expect((err as SinkError).message).toBe(`file sink: fdatasync ${path}: EIO: injected, fdatasync '${path}'`);
+    expect((err as SinkError).code).toBe('STRATA_E_SINK');
+    await sink.close();
+  });
+
+  it('closes the file once, after the sends in progress', async () => {
+    const gate = new Gate();
+    const fs = hookedFs({}, gate);
+    const sink = new FileSink({ path, maxBytes: 1000, fs });
+    const open = gate.shut();
+    const sending = sink.send([Buffer.from('in progress\n')], never());
+    const closing = sink.close();
+    open();
+    expect(await sending).toEqual({ result: 'ok' });
+    await Promise.all([closing, sink.close()]);
+    expect(fs.calls.filter((c) => c === 'close')).toHaveLength(1);
+    expect((await readFile(path)).toString()).toBe('in progress\n');
+  });
+
+  const invalid: { options: FileSinkOptions; err: string }[] = [
+    { options: { path: '', maxBytes: 10 }, err: 'output.file.path: must be a non-empty path' },
+    { options: { path: 'x', maxBytes: 0 }, err: 'output.file.maxBytes: must be an integer ≥ 1; got 0' },
+    { options: { path: 'x', maxBytes: 1.5 }, err: 'output.file.maxBytes: must be an integer ≥ 1; got 1.5' },
+    { options: { path: 'x', maxBytes: 10, maxFiles: 0 }, err: 'output.file.maxFiles: must be an integer ≥ 1; got 0' },
+  ];
+  for (const { options, err } of invalid) {
+    it(`refuses ${JSON.stringify(options)} with a ConfigError`, () => {
+      expect(() => new FileSink(options)).toThrow(ConfigError);
+      expect(() => new FileSink(options)).toThrow(err);
+    });
+  }
+});
