@@ -46,6 +46,8 @@ export interface CollectorStatusView {
   readonly totalDropped: number;
   readonly channelDepth: number;
   readonly channelCapacity: number;
+  /** Targets taken from the channel and scraped (not stale, not undecodable). */
+  readonly targetsTaken: number;
   readonly errors: Readonly<Record<string, number>>;
   readonly dropped: Readonly<Record<string, number>>;
   readonly targetsDropped: Readonly<Record<string, number>>;
@@ -70,6 +72,7 @@ export class Engine {
   readonly #targets = new Map<string, Map<string, TargetStatus>>();
   #applied = new Map<string, Resource>();
   #reloading: Promise<void> = Promise.resolve();
+  #lastContents = '';
   #started = false;
   #stopped = false;
   /** Reloads applied and rejected since start. */
@@ -91,7 +94,7 @@ export class Engine {
 
   /** Loads the files and starts everything. Throws ConfigRejected when they do not validate. */
   async start(): Promise<void> {
-    const resources = await this.#load();
+    const resources = (await this.#load()) as Resource[];
     await this.#apply(resources);
     this.#started = true;
     if (this.#options.watch !== false) {
@@ -108,7 +111,8 @@ export class Engine {
     this.#reloading = this.#reloading.then(async () => {
       if (this.#stopped) return;
       try {
-        const resources = await this.#load();
+        const resources = await this.#load(true);
+        if (resources === null) return; // the files did not change
         await this.#apply(resources);
         this.reloads.applied++;
         this.#log('strata: configuration reloaded');
@@ -167,6 +171,7 @@ export class Engine {
       totalDropped: total(c.dropped),
       channelDepth: rt.channel.size,
       channelCapacity: rt.channel.capacity,
+      targetsTaken: c.targetsTaken,
       errors: c.errors,
       dropped: c.dropped,
       targetsDropped: c.targetsDropped,
@@ -175,9 +180,11 @@ export class Engine {
     };
   }
 
-  async #load(): Promise<Resource[]> {
+  /** Reads and validates the files; null when `skipUnchanged` and they are as last read. */
+  async #load(skipUnchanged = false): Promise<Resource[] | null> {
     const all: Resource[] = [];
     const errors: string[] = [];
+    const texts: string[] = [];
     for (const f of this.#options.files) {
       let text: string;
       try {
@@ -186,10 +193,14 @@ export class Engine {
         errors.push(`${f}: ${(e as Error).message}`);
         continue;
       }
+      texts.push(text);
       const parsed = parseResources(text, f);
       all.push(...parsed.resources);
       errors.push(...parsed.errors.map(formatResourceError));
     }
+    const contents = texts.join('\u0000');
+    if (skipUnchanged && contents === this.#lastContents) return null;
+    this.#lastContents = contents;
     if (errors.length > 0) throw new ConfigRejected(errors);
     return all;
   }

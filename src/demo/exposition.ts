@@ -20,7 +20,7 @@
 import { ConfigError } from '../errors.js';
 import { formatGoFloat } from '../parse/float.js';
 import { FAMILIES, type FamilySpec, type LabelPair, PodPool, SUMMARY_QUANTILES, linesPerGroup } from './families.js';
-import { Rng, hash2, unit2, walk } from './random.js';
+import { Rng, WalkFrame, hash2, mixKey, unitMixed } from './random.js';
 
 export type DemoType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -298,6 +298,8 @@ class Exposition implements DemoExposition {
       throw new RangeError(`output buffer of ${out.length} bytes is under maxBytes (${this.maxBytes})`);
     }
     const n = scrapeNo;
+    const walk = new WalkFrame(n);
+    const key = mixKey(n);
     const prefixes = this.#prefixes;
     const kinds = this.#kind;
     const seeds = this.#seed;
@@ -316,7 +318,7 @@ class Exposition implements DemoExposition {
           const rate = p1[g] as number;
           const d = decimals[g] as number;
           // base + rate·n + jitter, the jitter below one scrape's growth: strictly increasing.
-          const h = unit2(seed, n);
+          const h = unitMixed(seed, key);
           const v = (p0[g] as number) + rate * n + (d === 0 ? Math.floor(h * rate) : 0.5 * rate * h);
           pos = put(out, pos, prefixes[line++] as Uint8Array);
           pos = writeNumber(out, pos, v, d);
@@ -331,7 +333,7 @@ class Exposition implements DemoExposition {
           break;
         }
         case Kind.Gauge: {
-          const v = (p0[g] as number) * (0.7 + 0.6 * walk(seed, n));
+          const v = (p0[g] as number) * (0.7 + 0.6 * walk.at(seed));
           pos = put(out, pos, prefixes[line++] as Uint8Array);
           pos = writeNumber(out, pos, v, decimals[g] as number);
           out[pos++] = 0x0a;
@@ -339,7 +341,7 @@ class Exposition implements DemoExposition {
         }
         case Kind.Histogram: {
           const rate = p1[g] as number;
-          const count = (p0[g] as number) + rate * n + Math.floor(unit2(seed, n) * rate);
+          const count = (p0[g] as number) + rate * n + Math.floor(unitMixed(seed, key) * rate);
           const at = this.#cdfAt[g] as number;
           const nb = this.#buckets[g] as number;
           for (let j = 0; j < nb; j++) {
@@ -357,9 +359,9 @@ class Exposition implements DemoExposition {
         }
         case Kind.Summary: {
           const rate = p1[g] as number;
-          const count = (p0[g] as number) + rate * n + Math.floor(unit2(seed, n) * rate);
+          const count = (p0[g] as number) + rate * n + Math.floor(unitMixed(seed, key) * rate);
           const median = p2[g] as number;
-          const q50 = median * (0.8 + 0.4 * walk(seed, n));
+          const q50 = median * (0.8 + 0.4 * walk.at(seed));
           const q90 = q50 * (p3[g] as number);
           const q99 = q90 * (this.#p4[g] as number);
           pos = put(out, pos, prefixes[line++] as Uint8Array);

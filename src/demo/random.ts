@@ -14,34 +14,63 @@ export function hash32(x: number): number {
   return x >>> 0;
 }
 
+/** The half of `hash2(a, b)` that depends on `b` only: compute it once for many `a`. */
+export function mixKey(b: number): number {
+  return Math.imul(hash32(b + 0x9e3779b9), 0x85ebca6b);
+}
+
 /** Hash of two integers. */
 export function hash2(a: number, b: number): number {
-  return hash32((a ^ Math.imul(hash32(b + 0x9e3779b9), 0x85ebca6b)) >>> 0);
+  return hash32((a ^ mixKey(b)) >>> 0);
 }
 
 const TWO_32 = 4294967296;
 
-/** Uniform in [0, 1) from two integers. */
+/** Uniform in [0, 1) from two integers; `unitMixed(a, mixKey(b))` is `unit2(a, b)`. */
 export function unit2(a: number, b: number): number {
   return hash2(a, b) / TWO_32;
 }
 
-/**
- * Value noise in [0, 1): piecewise smooth interpolation between hashed points at three scales
- * (periods 32, 8 and 2 scrapes). Successive scrapes move a little, like a bounded random walk,
- * and any scrape is computed directly from its number.
- */
-export function walk(seed: number, n: number): number {
-  return 0.5 * octave(seed, n, 32) + 0.3 * octave(seed ^ 0x5bd1e995, n, 8) + 0.2 * octave(seed ^ 0x1b873593, n, 2);
+export function unitMixed(a: number, mixed: number): number {
+  return hash32((a ^ mixed) >>> 0) / TWO_32;
 }
 
-function octave(seed: number, n: number, period: number): number {
-  const i = Math.floor(n / period);
-  const f = (n - i * period) / period;
-  const a = unit2(seed, i);
-  const b = unit2(seed, i + 1);
-  const s = f * f * (3 - 2 * f);
-  return a + (b - a) * s;
+/**
+ * Value noise in [0, 1) at scrape `n`: piecewise smooth interpolation between hashed points at
+ * three scales (periods 32, 8 and 2 scrapes). Successive scrapes move a little, like a bounded
+ * random walk, and any scrape is computed directly from its number. A frame holds what depends
+ * on `n` only, so a render computes it once and `at(seed)` hashes only the per-series half.
+ */
+export class WalkFrame {
+  readonly #k: Float64Array = new Float64Array(6);
+  readonly #s: Float64Array = new Float64Array(3);
+
+  constructor(n: number) {
+    const periods = [32, 8, 2];
+    for (let o = 0; o < 3; o++) {
+      const period = periods[o] as number;
+      const i = Math.floor(n / period);
+      const f = (n - i * period) / period;
+      this.#k[2 * o] = mixKey(i);
+      this.#k[2 * o + 1] = mixKey(i + 1);
+      this.#s[o] = f * f * (3 - 2 * f);
+    }
+  }
+
+  at(seed: number): number {
+    const k = this.#k;
+    const s = this.#s;
+    const s1 = seed ^ 0x5bd1e995;
+    const s2 = seed ^ 0x1b873593;
+    const a0 = unitMixed(seed, k[0] as number);
+    const a1 = unitMixed(s1, k[2] as number);
+    const a2 = unitMixed(s2, k[4] as number);
+    return (
+      0.5 * (a0 + (unitMixed(seed, k[1] as number) - a0) * (s[0] as number)) +
+      0.3 * (a1 + (unitMixed(s1, k[3] as number) - a1) * (s[1] as number)) +
+      0.2 * (a2 + (unitMixed(s2, k[5] as number) - a2) * (s[2] as number))
+    );
+  }
 }
 
 /** mulberry32: small, fast, seeded; for building the series. */
