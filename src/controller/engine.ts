@@ -245,7 +245,8 @@ export class Engine {
           clamped: s?.totalClamped ?? 0,
           sent: s?.totalSent ?? 0,
           errors: { ...(s?.errors ?? {}) },
-          dropped: { ...(s?.dropped ?? {}), ...prefixed(c?.targetsDropped ?? {}, 'target_') },
+          dropped: { ...(s?.dropped ?? {}) },
+          targetsDropped: { ...(c?.targetsDropped ?? {}) },
           targetsUp: s?.targetsUp ?? 0,
           channelDepth: s?.channelDepth ?? 0,
         };
@@ -285,10 +286,4 @@ export class Engine {
     if (targets === undefined) return;
     for (const t of report.targets) targets.set(`${t.url}\u0000${t.discovery}`, t);
   }
-}
-
-function prefixed(counts: Readonly<Record<string, number>>, prefix: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k in counts) out[prefix + k] = counts[k] as number;
-  return out;
 }
