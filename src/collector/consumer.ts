@@ -97,6 +97,9 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     onDrop: (reason: string, samples: number) => counters.drop(dropReasonOf(reason), samples),
   });
   const caches = new Map<string, SeriesCache>();
+  // Parse → filter → encode runs synchronously (no await in between), so one batch serves every
+  // scrape of this worker and grows once to the largest target.
+  const batch = new SampleBatch(4096);
   const reporter = new Reporter(task.port, task.workerIndex);
   const inflight = new Set<Promise<void>>();
   let taken = 0;
@@ -161,18 +164,17 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     const started = Date.now();
     const key = targetKey(target);
     let bytes = 0;
-    let batch: SampleBatch;
     try {
       const res = await scraper.scrape(target.url, scrapeAbort.signal);
       bytes = res.bytes;
       const cache = cacheFor(key);
-      batch = parseExposition(res.body, {
+      parseExposition(res.body, {
         cache,
         ...(res.contentType === undefined ? {} : { contentType: res.contentType }),
         targetTags: target.labels,
         maxLineBytes: spec.scrape.maxLineBytes,
-        batch: new SampleBatch(1024),
-      }).batch;
+        batch,
+      });
     } catch (e) {
       const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;
       fail(target, started, bytes, reason, e);

@@ -282,7 +282,7 @@ export class Flattener {
     const extra = shape.targetIdx;
     for (let t = 0; t < extra.length; t++) vals[n + t] = target[(extra[t] as number) + 1] as string;
     const tags = shape.build(vals, shape.order);
-    return new CacheEntry(res.outName, res.type, tags, shape.role, res.exact, res.exactType, res.base, res.baseType);
+    return new CacheEntry(res.outName, res.type, tags, shape.role, res);
   }
 
   /** Validates a line's label names and works out its tag layout (once per distinct layout). */

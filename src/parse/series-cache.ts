@@ -43,47 +43,28 @@ export const SampleRole = {
 } as const;
 export type SampleRole = (typeof SampleRole)[keyof typeof SampleRole];
 
+/** How a metric name was typed: valid while the TYPE lines it was resolved against hold. */
+export interface TypeResolution {
+  validIn(epoch: number): boolean;
+}
+
 /**
  * A cached series: the `Series` its samples are emitted under (one object, so a cold scrape
- * allocates one per series), how they are treated, and what their type was resolved against.
+ * allocates one per series), how they are treated, and what its type was resolved against.
  */
 export class CacheEntry extends Series {
   readonly role: SampleRole;
-  /** Family record of the exact metric name, and the type it had when this entry was built. */
-  readonly exact: FamilyRecord;
-  readonly exactType: string | null;
-  /** Family record of the suffix-stripped name (`foo` for `foo_bucket`), if any. */
-  readonly base: FamilyRecord | null;
-  readonly baseType: string | null;
+  readonly resolution: TypeResolution;
 
-  constructor(
-    name: string,
-    type: SampleType,
-    tags: Tags,
-    role: SampleRole,
-    exact: FamilyRecord,
-    exactType: string | null,
-    base: FamilyRecord | null,
-    baseType: string | null,
-  ) {
+  constructor(name: string, type: SampleType, tags: Tags, role: SampleRole, resolution: TypeResolution) {
     super(name, type, tags);
     this.role = role;
-    this.exact = exact;
-    this.exactType = exactType;
-    this.base = base;
-    this.baseType = baseType;
+    this.resolution = resolution;
   }
 
   /** True when the TYPE declarations this entry was resolved against still hold in `epoch`. */
   validIn(epoch: number): boolean {
-    const exact = this.exact;
-    const et = exact.epoch === epoch ? exact.type : null;
-    if (et !== this.exactType) return false;
-    if (et !== null) return true;
-    const base = this.base;
-    if (base === null) return true;
-    const bt = base.epoch === epoch ? base.type : null;
-    return bt === this.baseType;
+    return this.resolution.validIn(epoch);
   }
 }
 
