@@ -29,8 +29,10 @@
  * - Each finished message is copied out once into a `Buffer` of its own; the scratch buffer is
  *   never handed out. It starts at 64 KiB, grows (doubling) when a message needs more, and is kept
  *   for the next call.
- * Measured on 100k samples of 100k distinct series with 7 tags (memos warm), this is about 6–10×
- * the previous version, which built each message as a string and converted it with `Buffer.from`.
+ * Measured on 100k samples of 100k distinct series with 7 tags, memos warm, one core: 4–6 M
+ * samples/s with 1000 lines per message, 5–7× the previous version (each message built as a
+ * string and converted with `Buffer.from`). With one or a few lines per message, allocating and
+ * collecting the message `Buffer`s dominates both, and the gain is 1–2× (about 1–2 M samples/s).
  *
  * Recovery: encoding cannot fail.
  */
