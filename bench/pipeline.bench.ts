@@ -19,6 +19,7 @@
  * / median, bytes allocated per sample (GC-profiler accounting, bench/lib/alloc.ts), speed-up
  * over the baseline, and the target.
  */
+import { SampleBatch } from '../src/sample.js';
 import { parseLineSplit } from './baseline/line-split-parser.js';
 import { naiveClip, naiveJson, totalBytes } from './baseline/naive.js';
 import { machineLine } from './lib/env.js';
@@ -51,9 +52,11 @@ if (parse.ok && filter.ok && encode.ok && typeof encode.mod.JsonEncoder === 'fun
     const clip = filter.mod.compileFilters({ clip: CLIP });
     const encoder = new encode.mod.JsonEncoder(LIMITS);
     const cache = new SeriesCache();
+    const reused = new SampleBatch(1 << 17);
     const stats = { filtered: 0, clamped: 0 };
     const pipeline = (body: Buffer): Uint8Array[] => {
-      const { batch } = parseExposition(body, { cache, targetTags: TARGET_TAGS });
+      // As a collector worker runs it: one batch per worker, scrape bodies used once.
+      const { batch } = parseExposition(body, { cache, targetTags: TARGET_TAGS, batch: reused, retainInput: true });
       clip(batch, stats);
       return encoder.encode(batch, SCRAPE_TIME);
     };

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['parse', 'encode', 'pipeline', 'cli', 'channel'] as const;
+const AREAS = ['parse', 'encode', 'pipeline', 'cli', 'channel', 'engine'] as const;
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((a) => !(AREAS as readonly string[]).includes(a));

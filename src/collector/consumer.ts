@@ -174,6 +174,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
         targetTags: target.labels,
         maxLineBytes: spec.scrape.maxLineBytes,
         batch,
+        retainInput: true, // each scrape body is a fresh buffer, used once
       });
     } catch (e) {
       const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;

@@ -46,6 +46,12 @@ export interface ParseOptions {
   readonly maxBodyBytes?: number;
   /** Batch to fill (cleared first); a new one when absent. */
   readonly batch?: SampleBatch;
+  /**
+   * Let the series cache keep references to the pushed chunks instead of copying their lines:
+   * faster, but the caller must not modify a chunk until the next scrape with this cache has
+   * ended (true for a scrape body that is used once, as the collector's are). Default false.
+   */
+  readonly retainInput?: boolean;
 }
 
 export interface ParseStats {
@@ -106,6 +112,7 @@ export class ExpositionParser {
   #sawEof = false;
   #failed: ParseError | null = null;
   #done = false;
+  readonly #retain: boolean;
 
   constructor(options: ParseOptions = {}) {
     this.format = options.format ?? formatFromContentType(options.contentType);
@@ -118,7 +125,9 @@ export class ExpositionParser {
     this.#flattener.begin(this.#epoch);
     this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-    this.#batch = options.batch ?? new SampleBatch();
+    this.#retain = options.retainInput === true;
+    // A repeated scrape has about as many samples as the last one: size for that.
+    this.#batch = options.batch ?? new SampleBatch(Math.max(1024, this.#cache.size));
     this.#batch.clear();
   }
 
@@ -222,7 +231,7 @@ export class ExpositionParser {
   #region(buf: Buffer, start: number, end: number, lastUnterminated: boolean): void {
     const cur = this.#cursor;
     cur.reset(buf, start, end, lastUnterminated);
-    this.#cache.region(buf, start, end);
+    this.#cache.region(buf, start, end, !this.#retain || buf === this.#carry);
     this.#flattener.forgetPrevious();
     const om = this.#om;
     for (;;) {
@@ -394,7 +403,10 @@ function skipBlanks(buf: Uint8Array, i: number, end: number): number {
 
 /** Parses a whole exposition. Throws `ParseError` on invalid input; nothing is kept then. */
 export function parseExposition(body: Uint8Array, options: ParseOptions = {}): ParseResult {
-  const parser = new ExpositionParser(options);
+  // Size the batch once: about one sample per 128 bytes of a first scrape, or the last count.
+  const sized =
+    options.batch !== undefined ? options : { ...options, batch: new SampleBatch(Math.min(1 << 20, Math.max(1024, options.cache?.size ?? 0, body.length >> 7))) };
+  const parser = new ExpositionParser(sized);
   parser.push(body);
   return parser.end();
 }

@@ -74,6 +74,8 @@ class ScrapeRecord {
   arenaLen = 0;
   starts = new Int32Array(256);
   ends = new Int32Array(256);
+  /** The buffer each series' bytes are in: the arena, or the caller's body when retained. */
+  bufs: Buffer[] = [];
   entries: CacheEntry[] = [];
   count = 0;
 
@@ -97,7 +99,7 @@ class ScrapeRecord {
     return delta;
   }
 
-  add(start: number, end: number, entry: CacheEntry): void {
+  add(buf: Buffer, start: number, end: number, entry: CacheEntry): void {
     const k = this.count;
     if (k === this.starts.length) {
       const s = new Int32Array(k * 2);
@@ -109,13 +111,17 @@ class ScrapeRecord {
     }
     this.starts[k] = start;
     this.ends[k] = end;
+    this.bufs[k] = buf;
     this.entries[k] = entry;
     this.count = k + 1;
   }
 
   /** Drops references beyond `count` so forgotten series can be collected. */
   trim(): void {
-    if (this.entries.length > this.count) this.entries.length = this.count;
+    if (this.entries.length > this.count) {
+      this.entries.length = this.count;
+      this.bufs.length = this.count;
+    }
   }
 }
 
@@ -146,6 +152,7 @@ export class SeriesCache {
   /** Predicted previous ordinal = current ordinal + shift. */
   #shift = 0;
   #delta = 0;
+  #regionBuf: Buffer = Buffer.alloc(0);
   #active = false;
 
   constructor(options: SeriesCacheOptions = {}) {
@@ -186,9 +193,21 @@ export class SeriesCache {
     return rec;
   }
 
-  /** Records the line region `buf[start, end)` of this scrape; call before looking up its lines. */
-  region(buf: Buffer, start: number, end: number): void {
-    if (this.maxSeries > 0) this.#delta = this.#cur.copy(buf, start, end);
+  /**
+   * Records the line region `buf[start, end)` of this scrape; call before looking up its lines.
+   * With `copy` false the cache keeps a reference to `buf` itself until the scrape after next,
+   * so the caller must not change it (a scrape body nobody reuses); otherwise the region is
+   * copied into the cache's arena.
+   */
+  region(buf: Buffer, start: number, end: number, copy = true): void {
+    if (this.maxSeries <= 0) return;
+    if (copy) {
+      this.#delta = this.#cur.copy(buf, start, end);
+      this.#regionBuf = this.#cur.arena;
+    } else {
+      this.#delta = 0;
+      this.#regionBuf = buf;
+    }
   }
 
   /**
@@ -203,7 +222,7 @@ export class SeriesCache {
     if (j >= 0 && j < prev.count) {
       const ps = prev.starts[j] as number;
       const pe = prev.ends[j] as number;
-      if (pe - ps === len && buf.compare(prev.arena, ps, pe, start, end) === 0) return prev.entries[j];
+      if (pe - ps === len && buf.compare(prev.bufs[j] as Buffer, ps, pe, start, end) === 0) return prev.entries[j];
     }
     let index = this.#index;
     if (index === null) index = this.#buildIndex();
@@ -214,7 +233,7 @@ export class SeriesCache {
       const o = slot - 1;
       const ps = prev.starts[o] as number;
       const pe = prev.ends[o] as number;
-      if (pe - ps === len && buf.compare(prev.arena, ps, pe, start, end) === 0) {
+      if (pe - ps === len && buf.compare(prev.bufs[o] as Buffer, ps, pe, start, end) === 0) {
         this.#shift = o - this.#cur.count;
         return prev.entries[o];
       }
@@ -224,7 +243,7 @@ export class SeriesCache {
   /** Remembers the series `buf[start, end)` (inside the last region) for the next scrape. */
   record(start: number, end: number, entry: CacheEntry): void {
     const cur = this.#cur;
-    if (cur.count < this.maxSeries) cur.add(start + this.#delta, end + this.#delta, entry);
+    if (cur.count < this.maxSeries) cur.add(this.#regionBuf, start + this.#delta, end + this.#delta, entry);
   }
 
   /** Ends a successful scrape: its series become the ones the next scrape is checked against. */
@@ -244,6 +263,7 @@ export class SeriesCache {
   abort(): void {
     this.#active = false;
     this.#cur.reset();
+    this.#cur.trim(); // keep no reference to the failed scrape's body
     this.#index = null;
   }
 
@@ -263,7 +283,7 @@ export class SeriesCache {
     const index = new Int32Array(size);
     const mask = size - 1;
     for (let o = 0; o < prev.count; o++) {
-      let i = hashBytes(prev.arena, prev.starts[o] as number, prev.ends[o] as number) & mask;
+      let i = hashBytes(prev.bufs[o] as Buffer, prev.starts[o] as number, prev.ends[o] as number) & mask;
       while (index[i] !== 0) i = (i + 1) & mask;
       index[i] = o + 1;
     }

@@ -1,0 +1,718 @@
+/**
+ * The whole collector, end to end: `strata run` with 1 and with 2 workers against Prometheus 2.42
+ * in agent mode, side by side in one run, scraping the same demo targets at the same interval.
+ *
+ *   npm run build && npx tsx bench/engine.bench.ts        (~8 minutes; `npm run bench -- engine`)
+ *   BENCH_ENGINE_SECONDS=30 BENCH_ENGINE_INTERVAL=10 npx tsx bench/engine.bench.ts
+ *
+ * Settings (environment): BENCH_ENGINE_INTERVAL (5) scrape interval in seconds of the interval
+ * mode; BENCH_ENGINE_SECONDS (60) measured window per configuration; BENCH_ENGINE_WARMUP (10)
+ * seconds between a collector being up and its window; BENCH_ENGINE_TARGETS (20) and
+ * BENCH_ENGINE_SERIES (10000) demo targets and series per target;
+ * BENCH_ENGINE_SATURATION_COPIES (3), see below; BENCH_ENGINE_PROMETHEUS (`prometheus` on PATH)
+ * the binary; BENCH_ENGINE_ONLY (all) a comma-separated subset of the configurations
+ * (`strata-w1@5s`, `strata-w2@5s`, `prometheus@5s`, `strata-w1@1s`, …).
+ *
+ * Data set "demo-20x10k": `strata demo-target --series 10000 --count 20`, Kubernetes-shaped
+ * expositions (counters, gauges, histograms, summaries; 10,000 samples and ~2.4 MB per scrape,
+ * gzip level 1), new values every scrape. The targets run in their own process for the whole
+ * benchmark, so their CPU is not charged to any collector; its share of the machine is shown
+ * (`targets CPU`), as on a 2-core machine they compete with the collector for the cores.
+ *
+ * Configurations, one after another, each a fresh process:
+ * - interval mode (BENCH_ENGINE_INTERVAL): Strata workers 1, Strata workers 2, Prometheus. The
+ *   rate is bound by the interval (targets × series / interval) when a collector keeps up.
+ * - saturation mode (interval 1 s, the shortest Strata accepts): the same three, with every
+ *   target listed BENCH_ENGINE_SATURATION_COPIES (3) times as `URL?copy=i` (the demo target
+ *   ignores the query; Prometheus gets one job per copy with `params`). 20 targets alone ask
+ *   200k samples/s at 1 s, which one Strata worker keeps up with; 3 copies ask 600k, more than a
+ *   collector can scrape here, so samples/s is its capacity. Stale and dropped targets, errors
+ *   and drops are expected and reported from /status.
+ * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
+ * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s).
+ * Prometheus: `--enable-feature=agent`, scrape_timeout = min(interval, 10 s) (it may not exceed
+ * the interval), remote_write to a receiver in this process that reads and drops each body and
+ * answers 204.
+ *
+ * Measured over the window, with a reading every second:
+ * - samples: Strata's metricsCollected from /status (scraped and parsed); Prometheus'
+ *   prometheus_agent_samples_appended_total (which also counts its 5 synthetic series per scrape,
+ *   0.05% here). The window is cut into slices of ≥ 10 s (whole intervals); samples/s and CPU-s
+ *   per million samples are the medians over the slices. CPU = utime + stime of all threads from
+ *   /proc/<pid>/stat, read right after the counter.
+ * - RSS: VmRSS from /proc/<pid>/status every second: median and max; growth compares the medians
+ *   of the window's first and last quarters (flagged above 20 MiB).
+ * - event-loop p99 (Strata): `strata_event_loop_delay_seconds{stat="p99"|"max"}` are since the
+ *   previous exposition, so /metrics is read once when the window opens (reset) and once when it
+ *   closes: exactly the window.
+ * Work differs: Strata encodes JSON and appends it to a file; Prometheus appends to its WAL and
+ * sends snappy protobuf over HTTP. Both scrape with gzip.
+ *
+ * Every child process and temp dir is removed at the end, on failure and on SIGINT.
+ */
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineLine } from './lib/env.js';
+import { progress } from './lib/measure.js';
+import { type Child, Cleanup, cpuSeconds, freePort, httpText, machineCpu, rssBytes, sleep, tail, waitFor } from './lib/process.js';
+import { type Target, fmtRate, target } from './lib/report.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const STRATA_BIN = path.join(ROOT, 'bin', 'strata.js');
+const STRATA_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MiB = 1024 * 1024;
+
+function intEnv(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+const INTERVAL = intEnv('BENCH_ENGINE_INTERVAL', 5);
+const SECONDS = intEnv('BENCH_ENGINE_SECONDS', 60);
+const WARMUP = intEnv('BENCH_ENGINE_WARMUP', 10);
+const TARGETS = intEnv('BENCH_ENGINE_TARGETS', 20);
+const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
+const SATURATION_INTERVAL = 1;
+const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 3);
+const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
+const ONLY = (process.env.BENCH_ENGINE_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+const DATA_SET = `demo-${TARGETS}x${SERIES >= 1000 ? `${SERIES / 1000}k` : SERIES}`;
+
+// ---- targets from the issue ----
+const MAX_CPU_PER_M = 1.0;
+const MAX_RSS_MIB = 300;
+const MIN_SCALING = 1.7;
+const MAX_LOOP_P99_MS = 20;
+
+// ---- configurations ----
+
+type Mode = 'interval' | 'saturation';
+interface Config {
+  readonly name: string;
+  readonly kind: 'strata' | 'prometheus';
+  readonly workers: number;
+  readonly interval: number;
+  readonly mode: Mode;
+}
+function configs(): Config[] {
+  const out: Config[] = [];
+  for (const [mode, interval] of [['interval', INTERVAL], ['saturation', SATURATION_INTERVAL]] as const) {
+    out.push({ name: `strata-w1@${interval}s`, kind: 'strata', workers: 1, interval, mode });
+    out.push({ name: `strata-w2@${interval}s`, kind: 'strata', workers: 2, interval, mode });
+    out.push({ name: `prometheus@${interval}s`, kind: 'prometheus', workers: 0, interval, mode });
+  }
+  return ONLY.length === 0 ? out : out.filter((c) => ONLY.includes(c.name));
+}
+function label(c: Config): string {
+  return c.kind === 'strata' ? `strata ${c.workers} worker${c.workers > 1 ? 's' : ''}` : 'prometheus agent';
+}
+
+// ---- readings ----
+
+/** The fields of Strata's /status this benchmark reads. */
+interface StrataStatus {
+  readonly metricsCollected: number;
+  readonly totalSent: number;
+  readonly totalErrors: number;
+  readonly totalDropped: number;
+  readonly totalFiltered: number;
+  readonly channelDepth: number;
+  readonly inFlightResources: number;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly targetsDropped: Readonly<Record<string, number>>;
+  readonly targetsUp: number;
+  readonly targets: readonly { url: string; up: boolean; lastScrape: string; durationMs: number; error: string | null; samples: number; worker: number }[];
+}
+/** Prometheus counters from its /metrics. */
+interface PromCounters {
+  readonly appended: number;
+  readonly sent: number;
+  readonly failed: number;
+  readonly dropped: number;
+  readonly retried: number;
+  readonly pending: number;
+}
+
+interface Tick {
+  readonly t: number; // ms, performance.now()
+  readonly count: number | undefined;
+  readonly cpu: number | undefined;
+  readonly rss: number | undefined;
+  readonly demoCpu: number | undefined;
+  readonly machine: { busy: number; total: number };
+  /** CPU seconds of this benchmark process (sampler and remote-write receiver). */
+  readonly self: number;
+  readonly strata?: StrataStatus;
+  readonly prom?: PromCounters;
+}
+
+/** Values of `name` (exact metric name, any labels) in a Prometheus text exposition. */
+function metricValues(text: string, name: string): { labels: string; value: number }[] {
+  const out: { labels: string; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    const close = rest[0] === '{' ? rest.indexOf('}') : -1;
+    const labels = close < 0 ? '' : rest.slice(1, close);
+    const value = Number(rest.slice(close + 1).trim().split(' ')[0]);
+    out.push({ labels, value });
+  }
+  return out;
+}
+function metricSum(text: string, name: string): number {
+  return metricValues(text, name).reduce((a, v) => a + v.value, 0);
+}
+function metricWith(text: string, name: string, labelPart: string): number | undefined {
+  return metricValues(text, name).find((v) => v.labels.includes(labelPart))?.value;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2) return Number.NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    den += ((xs[i] as number) - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : num / den;
+}
+function delta(a: Readonly<Record<string, number>> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(b ?? {})) {
+    const d = (b?.[k] ?? 0) - (a?.[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+function nonZero(r: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== 0));
+}
+function fmtCounts(r: Readonly<Record<string, number>>): string {
+  const e = Object.entries(r);
+  return e.length === 0 ? 'none' : e.map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ');
+}
+
+// ---- results ----
+
+interface Result {
+  readonly config: Config;
+  readonly skipped?: string;
+  readonly samplesPerSec?: number;
+  readonly cpuPerM?: number;
+  readonly rssMedianMiB?: number;
+  readonly rssMaxMiB?: number;
+  readonly loopP99Ms?: number;
+  readonly loopMaxMs?: number;
+  readonly targetsCpuPct?: number;
+  readonly machineBusyPct?: number;
+  /** Cores used by other processes on the machine during the window. */
+  readonly otherCores?: number;
+  /** Whole-window figures, and what status said. */
+  readonly notes: string[];
+  /** Things that look wrong (errors, drops, growth, warnings). */
+  readonly problems: string[];
+}
+
+// ---- the run ----
+
+const cleanup = new Cleanup().install();
+const machine = machineLine();
+const header: string[] = [machine];
+let demo: Child | undefined;
+let receiver: Server | undefined;
+const received = { requests: 0, bytes: 0 };
+
+function checkBuild(): string | undefined {
+  if (!existsSync(STRATA_MAIN)) return `${path.relative(ROOT, STRATA_MAIN)} does not exist: run npm run build`;
+  const newest = Math.max(...readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => statSync(path.join(ROOT, 'src', f)).mtimeMs));
+  if (newest > statSync(STRATA_MAIN).mtimeMs) header.push('WARNING: src/ is newer than dist/: run npm run build, or this measures old code');
+  return undefined;
+}
+
+function prometheusVersion(): string | undefined {
+  try {
+    const out = execFileSync(PROMETHEUS, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return (out.split('\n')[0] ?? '').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function startDemo(dir: string): Promise<string[]> {
+  const log = path.join(dir, 'demo-target.log');
+  progress(`starting ${TARGETS} demo targets × ${SERIES} series (own process)`);
+  demo = cleanup.start('demo-target', process.execPath, [STRATA_BIN, 'demo-target', '--series', String(SERIES), '--port', '0', '--count', String(TARGETS)], { cwd: ROOT, logFile: log });
+  const d = demo;
+  const urls = await waitFor('the demo targets', () => {
+    if (d.hasExited()) throw new Error(`demo-target exited:\n${tail(log)}`);
+    const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('http://'));
+    return lines.length >= TARGETS ? lines.slice(0, TARGETS) : undefined;
+  }, 120_000);
+  const desc = readFileSync(log, 'utf8').split('\n').find((l) => l.startsWith('strata demo-target:'));
+  const body = await httpText(urls[0] as string);
+  header.push(`data set ${DATA_SET}: ${desc?.replace('strata demo-target: ', '').replace('; Ctrl-C stops', '') ?? ''}; ${(Buffer.byteLength(body) / 1e6).toFixed(1)} MB per scrape uncompressed`);
+  return urls;
+}
+
+async function startReceiver(): Promise<number> {
+  const port = await freePort();
+  receiver = createServer((req, res) => {
+    req.on('data', (c: Buffer) => {
+      received.bytes += c.length;
+    });
+    req.on('end', () => {
+      received.requests++;
+      res.writeHead(204).end();
+    });
+  });
+  receiver.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => receiver?.listen(port, '127.0.0.1', resolve));
+  return port;
+}
+
+/** Each target once in interval mode; COPIES times in saturation mode (`?copy=i`: the demo target ignores the query). */
+function targetUrls(c: Config, urls: readonly string[]): string[] {
+  if (c.mode === 'interval') return [...urls];
+  const out: string[] = [];
+  for (let i = 0; i < COPIES; i++) for (const u of urls) out.push(`${u}?copy=${i}`);
+  return out;
+}
+
+function strataYaml(c: Config, urls: readonly string[], dir: string): string {
+  return [
+    'apiVersion: strata.ctx.sh/v1beta1',
+    'kind: Collector',
+    'metadata: {name: bench}',
+    'spec:',
+    `  workers: ${c.workers}`,
+    '  encoder: json',
+    `  output: {file: {path: ${JSON.stringify(path.join(dir, 'out.ndjson'))}, maxBytes: 268435456}}`,
+    '---',
+    'apiVersion: strata.ctx.sh/v1beta1',
+    'kind: Discovery',
+    'metadata: {name: bench}',
+    'spec:',
+    '  collector: [{name: bench}]',
+    `  intervalSeconds: ${c.interval}`,
+    '  static:',
+    ...targetUrls(c, urls).map((u) => `    - url: ${u}`),
+    '',
+  ].join('\n');
+}
+
+function prometheusYaml(c: Config, urls: readonly string[], receiverPort: number): string {
+  const timeout = Math.min(c.interval, 10);
+  const jobs: string[] = [];
+  for (let i = 0; i < (c.mode === 'interval' ? 1 : COPIES); i++) {
+    jobs.push(`  - job_name: demo-${i}`);
+    if (c.mode === 'saturation') jobs.push(`    params: {copy: ['${i}']}`);
+    jobs.push('    static_configs:', '      - targets:', ...urls.map((u) => `          - ${new URL(u).host}`));
+  }
+  return [
+    `global: {scrape_interval: ${c.interval}s, scrape_timeout: ${timeout}s}`,
+    'scrape_configs:',
+    ...jobs,
+    'remote_write:',
+    `  - url: http://127.0.0.1:${receiverPort}/write`,
+    '',
+  ].join('\n');
+}
+
+async function readStrata(base: string): Promise<StrataStatus> {
+  const json = JSON.parse(await httpText(`${base}/status`)) as { collectors: { status?: StrataStatus }[] };
+  const s = json.collectors[0]?.status;
+  if (s === undefined) throw new Error('no collector in /status yet');
+  return s;
+}
+async function readProm(base: string): Promise<PromCounters> {
+  const text = await httpText(`${base}/metrics`);
+  return {
+    appended: metricSum(text, 'prometheus_agent_samples_appended_total'),
+    sent: metricSum(text, 'prometheus_remote_storage_samples_total'),
+    failed: metricSum(text, 'prometheus_remote_storage_samples_failed_total'),
+    dropped: metricSum(text, 'prometheus_remote_storage_samples_dropped_total'),
+    retried: metricSum(text, 'prometheus_remote_storage_samples_retried_total'),
+    pending: metricSum(text, 'prometheus_remote_storage_samples_pending'),
+  };
+}
+
+async function tick(c: Config, proc: Child, base: string): Promise<Tick> {
+  let strata: StrataStatus | undefined;
+  let prom: PromCounters | undefined;
+  try {
+    if (c.kind === 'strata') strata = await readStrata(base);
+    else prom = await readProm(base);
+  } catch {
+    // a missed reading: the slice boundaries use the nearest good one
+  }
+  const t = performance.now();
+  const count = strata?.metricsCollected ?? prom?.appended;
+  const base_ = { t, count, cpu: cpuSeconds(proc.pid), rss: rssBytes(proc.pid), demoCpu: demo === undefined ? undefined : cpuSeconds(demo.pid), machine: machineCpu(), self: cpuSeconds(process.pid) ?? 0 };
+  return strata !== undefined ? { ...base_, strata } : prom !== undefined ? { ...base_, prom } : base_;
+}
+
+async function runConfig(c: Config, urls: readonly string[], receiverPort: number | undefined): Promise<Result> {
+  const notes: string[] = [];
+  const problems: string[] = [];
+  const dir = cleanup.tempDir(`strata-bench-engine-${c.name.replace(/[@]/g, '-')}-`);
+  const log = path.join(dir, `${c.kind}.log`);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let proc: Child;
+  progress(`${c.name}: starting (${c.mode} mode, interval ${c.interval} s)`);
+  if (c.kind === 'strata') {
+    const file = path.join(dir, 'strata.yaml');
+    writeFileSync(file, strataYaml(c, urls, dir));
+    proc = cleanup.start(c.name, process.execPath, [STRATA_BIN, 'run', '-f', file, '--no-progress', '--telemetry-port', String(port), '--grace-seconds', '5'], { cwd: ROOT, logFile: log, graceMs: 20_000 });
+    await waitFor(`${c.name} /status`, async () => {
+      if (proc.hasExited()) throw new Error(`exited:\n${tail(log)}`);
+      return readStrata(base);
+    }, 30_000);
+  } else {
+    if (receiverPort === undefined) throw new Error('no remote-write receiver');
+    const file = path.join(dir, 'prometheus.yml');
+    writeFileSync(file, prometheusYaml(c, urls, receiverPort));
+    proc = cleanup.start(c.name, PROMETHEUS, ['--enable-feature=agent', `--config.file=${file}`, `--storage.agent.path=${path.join(dir, 'agent')}`, `--web.listen-address=127.0.0.1:${port}`], { cwd: dir, logFile: log, graceMs: 20_000 });
+    await waitFor(`${c.name} /-/ready`, async () => {
+      if (proc.hasExited()) throw new Error(`exited:\n${tail(log)}`);
+      return (await httpText(`${base}/-/ready`)) === '' ? undefined : true;
+    }, 30_000);
+  }
+  try {
+    progress(`${c.name}: up; warming up ${WARMUP} s`);
+    await sleep(WARMUP * 1000);
+    if (proc.hasExited()) throw new Error(`exited during warm-up:\n${tail(log)}`);
+
+    // Open the window: reset the event-loop histogram, then the first reading.
+    const metricsAtStart = c.kind === 'strata' ? await httpText(`${base}/metrics`, 15_000) : '';
+    const receivedAtStart = { ...received };
+    const ticks: Tick[] = [await tick(c, proc, base)];
+    // Which worker scraped each target last: counts targets moving between workers.
+    const lastSeen = new Map<string, { at: string; worker: number }>();
+    const hops = { scrapes: 0, moved: 0 };
+    const watchWorkers = (k: Tick): void => {
+      for (const t of k.strata?.targets ?? []) {
+        const prev = lastSeen.get(t.url);
+        if (prev !== undefined && prev.at !== t.lastScrape) {
+          hops.scrapes++;
+          if (prev.worker !== t.worker) hops.moved++;
+        }
+        lastSeen.set(t.url, { at: t.lastScrape, worker: t.worker });
+      }
+    };
+    watchWorkers(ticks[0] as Tick);
+    const t0 = (ticks[0] as Tick).t;
+    progress(`${c.name}: measuring ${SECONDS} s`);
+    for (let k = 1; k <= SECONDS; k++) {
+      const wait = t0 + k * 1000 - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (proc.hasExited()) throw new Error(`exited during the window:\n${tail(log)}`);
+      const k1 = await tick(c, proc, base);
+      watchWorkers(k1);
+      ticks.push(k1);
+    }
+    const metricsAtEnd = c.kind === 'strata' ? await httpText(`${base}/metrics`, 15_000) : await httpText(`${base}/metrics`);
+
+    // Slices of whole intervals, at least 10 s each.
+    const sliceS = c.interval * Math.max(1, Math.ceil(10 / c.interval));
+    const good = ticks.filter((k) => k.count !== undefined && k.cpu !== undefined);
+    const first = good[0];
+    const last = good[good.length - 1];
+    if (first === undefined || last === undefined || first === last) throw new Error('no counter readings in the window');
+    const rates: number[] = [];
+    const cpuPerM: number[] = [];
+    let from = first;
+    for (let k = 1; ; k++) {
+      const at = first.t + k * sliceS * 1000;
+      if (at > last.t + 500) break;
+      const to = good.reduce((best, x) => (Math.abs(x.t - at) < Math.abs(best.t - at) ? x : best), first);
+      if (to === from) continue;
+      const n = (to.count as number) - (from.count as number);
+      rates.push(n / ((to.t - from.t) / 1000));
+      cpuPerM.push(n > 0 ? (((to.cpu as number) - (from.cpu as number)) / n) * 1e6 : Number.POSITIVE_INFINITY);
+      from = to;
+    }
+    const windowS = (last.t - first.t) / 1000;
+    const total = (last.count as number) - (first.count as number);
+    const cpu = (last.cpu as number) - (first.cpu as number);
+    notes.push(`window ${windowS.toFixed(1)} s: ${total.toLocaleString('en')} samples (${fmtRate(total / windowS)}/s), ${cpu.toFixed(1)} CPU-s (${((cpu / windowS) * 100).toFixed(0)}% of a core), ${total > 0 ? ((cpu / total) * 1e6).toFixed(3) : '-'} CPU-s/M; slices of ${sliceS} s: ${rates.map((r) => fmtRate(r)).join(' ')} samples/s`);
+    const expected = (TARGETS * SERIES * (c.mode === 'interval' ? 1 : COPIES)) / c.interval;
+    notes.push(`asked ${fmtRate(expected)} samples/s; got ${((total / windowS / expected) * 100).toFixed(0)}% of it`);
+    if (c.mode === 'interval' && total / windowS < expected * 0.95) problems.push(`collected ${fmtRate(total / windowS)} samples/s over the window, below the ${fmtRate(expected)}/s the interval asks for (${TARGETS} × ${SERIES} / ${c.interval} s)`);
+
+    const rssTicks = ticks.filter((k) => k.rss !== undefined);
+    const rss = rssTicks.map((k) => (k.rss as number) / MiB);
+    const perMin = slope(rssTicks.map((k) => (k.t - t0) / 60_000), rss);
+    const quarter = Math.max(1, Math.floor(rss.length / 4));
+    const early = median(rss.slice(0, quarter));
+    const late = median(rss.slice(-quarter));
+    notes.push(`RSS median of the first quarter ${early.toFixed(0)} MiB, of the last ${late.toFixed(0)} MiB (least-squares slope ${perMin.toFixed(1)} MiB/min)`);
+    if (late - early > 20) problems.push(`RSS grows over the window: median ${early.toFixed(0)} MiB in the first quarter, ${late.toFixed(0)} MiB in the last (slope ${perMin.toFixed(0)} MiB/min)`);
+
+    const firstTick = ticks[0] as Tick;
+    const lastTick = ticks[ticks.length - 1] as Tick;
+    const tDemo = (lastTick.t - firstTick.t) / 1000;
+    const targetsCpuPct = demo !== undefined && firstTick.demoCpu !== undefined && lastTick.demoCpu !== undefined ? ((lastTick.demoCpu - firstTick.demoCpu) / tDemo) * 100 : Number.NaN;
+    const machineBusyPct = ((lastTick.machine.busy - firstTick.machine.busy) / (lastTick.machine.total - firstTick.machine.total)) * 100;
+    // Cores busy with anything but the collector, the targets and this process (a shared machine).
+    const cores = os.cpus().length;
+    const selfCpu = (lastTick.self - firstTick.self) / tDemo;
+    const collectorCpu = firstTick.cpu !== undefined && lastTick.cpu !== undefined ? (lastTick.cpu - firstTick.cpu) / tDemo : 0;
+    const otherCores = (machineBusyPct / 100) * cores - collectorCpu - targetsCpuPct / 100 - selfCpu;
+
+    let loopP99Ms: number | undefined;
+    let loopMaxMs: number | undefined;
+    if (c.kind === 'strata') {
+      const p99 = metricWith(metricsAtEnd, 'strata_event_loop_delay_seconds', 'stat="p99"');
+      const max = metricWith(metricsAtEnd, 'strata_event_loop_delay_seconds', 'stat="max"');
+      if (p99 === undefined) problems.push('strata_event_loop_delay_seconds{stat="p99"} missing from /metrics');
+      else loopP99Ms = p99 * 1000;
+      if (max !== undefined) loopMaxMs = max * 1000;
+      const hist = (name: string): string => {
+        const dSum = metricSum(metricsAtEnd, `${name}_sum`) - metricSum(metricsAtStart, `${name}_sum`);
+        const dCount = metricSum(metricsAtEnd, `${name}_count`) - metricSum(metricsAtStart, `${name}_count`);
+        return dCount > 0 ? `${((dSum / dCount) * 1000).toFixed(0)} ms mean over ${dCount}` : 'none';
+      };
+      notes.push(`scrape duration ${hist('strata_scrape_duration_seconds')}; queue delay ${hist('strata_queue_delay_seconds')}; event-loop max ${loopMaxMs?.toFixed(0) ?? '-'} ms`);
+
+      const s0 = good[0]?.strata;
+      const s1 = good[good.length - 1]?.strata;
+      if (s0 !== undefined && s1 !== undefined) {
+        const dSent = s1.totalSent - s0.totalSent;
+        const dColl = s1.metricsCollected - s0.metricsCollected;
+        const dDrop = s1.totalDropped - s0.totalDropped;
+        const errs = delta(s0.errors, s1.errors);
+        const drops = delta(s0.dropped, s1.dropped);
+        const tdrops = delta(s0.targetsDropped, s1.targetsDropped);
+        const upMin = Math.min(...ticks.map((k) => k.strata?.targetsUp ?? Number.POSITIVE_INFINITY));
+        const durations = s1.targets.map((t) => t.durationMs);
+        notes.push(`status over the window: collected ${dColl.toLocaleString('en')}, sent ${dSent.toLocaleString('en')}, dropped ${dDrop.toLocaleString('en')}; errors: ${fmtCounts(errs)}; samples dropped: ${fmtCounts(drops)}; targets dropped: ${fmtCounts(tdrops)}`);
+        notes.push(`status at the end: targets up ${s1.targetsUp}/${s1.targets.length} (fewest in the window ${upMin}), channel depth ${s1.channelDepth}, in flight ${s1.inFlightResources}, last scrape durations median ${median(durations).toFixed(0)} ms, max ${Math.max(...durations).toFixed(0)} ms`);
+        if (c.workers > 1) notes.push(`targets changing worker: ${hops.moved} of ${hops.scrapes} scrapes seen (1 s readings) ran on another worker than the target's previous one`);
+        if (Object.keys(errs).length > 0) problems.push(`scrape errors in the window: ${fmtCounts(errs)}`);
+        if (Object.keys(drops).length > 0) problems.push(`samples dropped in the window: ${fmtCounts(drops)}`);
+        if (Object.keys(tdrops).length > 0) problems.push(`targets dropped in the window: ${fmtCounts(tdrops)}`);
+        const before = s0.totalErrors + s0.totalDropped + Object.values(s0.targetsDropped).reduce((a, b) => a + b, 0);
+        if (before > 0) problems.push(`before the window (start-up and warm-up): errors: ${fmtCounts(nonZero(s0.errors))}; samples dropped: ${fmtCounts(nonZero(s0.dropped))}; targets dropped: ${fmtCounts(nonZero(s0.targetsDropped))}`);
+        const errorsSeen = new Set(s1.targets.map((t) => t.error).filter((e): e is string => e !== null).map((e) => e.replace(/127\.0\.0\.1:\d+/g, 'HOST:PORT').replace(/\d+ bytes/g, 'N bytes')));
+        if (errorsSeen.size > 0) problems.push(`target errors at the end: ${[...errorsSeen].slice(0, 3).join(' | ')}`);
+        if (dColl > 0 && dSent + dDrop < dColl * 0.9) problems.push(`sent ${dSent.toLocaleString('en')} + dropped ${dDrop.toLocaleString('en')} of ${dColl.toLocaleString('en')} collected in the window: the sink falls behind`);
+      }
+    } else {
+      const p0 = good[0]?.prom;
+      const p1 = good[good.length - 1]?.prom;
+      if (p0 !== undefined && p1 !== undefined) {
+        notes.push(`remote write over the window: sent ${(p1.sent - p0.sent).toLocaleString('en')} of ${(p1.appended - p0.appended).toLocaleString('en')} appended, failed ${p1.failed - p0.failed}, dropped ${p1.dropped - p0.dropped}, retried ${p1.retried - p0.retried}, pending at the end ${p1.pending}; receiver got ${received.requests - receivedAtStart.requests} requests, ${((received.bytes - receivedAtStart.bytes) / 1e6).toFixed(1)} MB`);
+      }
+      const q = (v: string): string => metricWith(metricsAtEnd, 'prometheus_target_interval_length_seconds', `quantile="${v}"`)?.toFixed(2) ?? '-';
+      notes.push(`scrape interval length p50 ${q('0.5')} s, p99 ${q('0.99')} s`);
+      try {
+        const targets = JSON.parse(await httpText(`${base}/api/v1/targets`)) as { data: { activeTargets: { health: string; lastError: string; lastScrapeDuration: number }[] } };
+        const active = targets.data.activeTargets;
+        const up = active.filter((t) => t.health === 'up').length;
+        const errors = new Set(active.map((t) => t.lastError).filter((e) => e !== ''));
+        notes.push(`targets up ${up}/${active.length}, last scrape durations median ${(median(active.map((t) => t.lastScrapeDuration)) * 1000).toFixed(0)} ms${errors.size > 0 ? `; errors: ${[...errors].slice(0, 2).join(' | ')}` : ''}`);
+      } catch (e) {
+        notes.push(`targets API: ${(e as Error).message}`);
+      }
+    }
+    return {
+      config: c,
+      samplesPerSec: median(rates),
+      cpuPerM: median(cpuPerM),
+      rssMedianMiB: median(rss),
+      rssMaxMiB: Math.max(...rss),
+      ...(loopP99Ms === undefined ? {} : { loopP99Ms }),
+      ...(loopMaxMs === undefined ? {} : { loopMaxMs }),
+      targetsCpuPct,
+      machineBusyPct,
+      otherCores,
+      notes,
+      problems,
+    };
+  } finally {
+    progress(`${c.name}: stopping`);
+    const code = await cleanup.stop(proc);
+    if (c.kind === 'strata') {
+      const text = readFileSync(log, 'utf8');
+      const stopped = /strata: stopped\. collected (\d+) · filtered (\d+) · sent (\d+) · scrape errors (\d+) · samples dropped (\d+)/.exec(text);
+      if (stopped !== null) {
+        const [, coll, filt, sent, , dropped] = stopped.map(Number) as number[];
+        const missing = (coll as number) - (filt as number) - (sent as number) - (dropped as number);
+        notes.push(`at shutdown: ${stopped[0].replace('strata: stopped. ', '')}`);
+        if (missing !== 0) problems.push(`at shutdown ${missing.toLocaleString('en')} samples collected were neither sent, filtered nor counted as dropped`);
+      } else {
+        problems.push(`no "stopped" summary in the log (exit ${code}): ${tail(log, 3)}`);
+      }
+      const warnings = [...new Set(text.split('\n').filter((l) => /warning|error/i.test(l) && !l.startsWith('strata: stopped')).map((l) => l.replace(/\(node:\d+\) /, '')))];
+      if (warnings.length > 0) problems.push(`log: ${warnings.slice(0, 3).join(' | ')}`);
+    }
+    if (code !== 0) problems.push(`exit status ${code} after SIGTERM`);
+    cleanup.removeTempDir(dir);
+  }
+}
+
+// ---- the table ----
+
+function fmtNum(n: number | undefined, digits: number): string {
+  return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
+}
+
+function printResults(results: readonly Result[], ratios: readonly string[], verdicts: readonly { name: string; t: Target; got: string }[]): void {
+  const head = ['configuration', 'interval', 'samples/s', 'CPU-s/M', 'RSS med MiB', 'RSS max MiB', 'loop p99 ms', 'targets CPU', 'machine busy', 'other load'];
+  const body = results.map((r) => r.skipped !== undefined
+    ? [label(r.config), `${r.config.interval} s`, 'skipped', '', '', '', '', '', '', '']
+    : [
+        label(r.config),
+        `${r.config.interval} s`,
+        fmtRate(r.samplesPerSec ?? Number.NaN),
+        fmtNum(r.cpuPerM, 3),
+        fmtNum(r.rssMedianMiB, 0),
+        fmtNum(r.rssMaxMiB, 0),
+        r.config.kind === 'strata' ? fmtNum(r.loopP99Ms, 1) : '-',
+        `${fmtNum(r.targetsCpuPct, 0)}%`,
+        `${fmtNum(r.machineBusyPct, 0)}%`,
+        `${fmtNum(r.otherCores, 2)} cores`,
+      ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => (b[c] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ').trimEnd();
+  const out: string[] = [
+    `\n## engine: whole collector, ${SECONDS} s window per configuration after ${WARMUP} s warm-up; medians over ≥ 10 s slices (samples/s, CPU-s/M) and 1 s readings (RSS)`,
+    ...header.map((h) => `   ${h}`),
+    '   targets CPU: the demo-target process (one core = 100%); machine busy: all cores = 100%; other load: cores busy with',
+    '   other processes (not the collector, the targets or this benchmark): on a shared machine, compare within a run',
+    '',
+  ];
+  for (const mode of ['interval', 'saturation'] as const) {
+    const rows = results.map((r, i) => [r, body[i] as string[]] as const).filter(([r]) => r.config.mode === mode);
+    if (rows.length === 0) continue;
+    out.push(mode === 'saturation'
+      ? `### saturation mode (capacity): interval ${SATURATION_INTERVAL} s, each target listed ${COPIES}× (${fmtRate((TARGETS * SERIES * COPIES) / SATURATION_INTERVAL)} samples/s asked, more than a collector can scrape)`
+      : `### interval mode: interval ${INTERVAL} s (${fmtRate((TARGETS * SERIES) / INTERVAL)} samples/s asked)`);
+    out.push(line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(([, b]) => line(b)), '');
+  }
+  out.push('### ratios', ...ratios.map((r) => `   ${r}`), '', '### targets');
+  for (const v of verdicts) out.push(`   ${v.t.met ? 'met    ' : 'NOT MET'}  ${v.name}: ${v.t.label} (measured ${v.got})`);
+  out.push('', '### details');
+  for (const r of results) {
+    out.push(`   ${r.config.name}${r.skipped !== undefined ? `: skipped (${r.skipped})` : ''}`);
+    for (const n of r.notes) out.push(`     ${n}`);
+    for (const p of r.problems) out.push(`     PROBLEM: ${p}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const missing = checkBuild();
+  if (missing !== undefined) throw new Error(missing);
+  const promVersion = prometheusVersion();
+  header.push(promVersion === undefined ? `prometheus: ${PROMETHEUS} not found (apt-get install -y prometheus): its rows are skipped` : promVersion);
+  const work = cleanup.tempDir('strata-bench-engine-');
+  const urls = await startDemo(work);
+  const receiverPort = promVersion === undefined ? undefined : await startReceiver();
+
+  const results: Result[] = [];
+  let failed = false;
+  for (const c of configs()) {
+    if (c.kind === 'prometheus' && promVersion === undefined) {
+      results.push({ config: c, skipped: `${PROMETHEUS} not found`, notes: [], problems: [] });
+      continue;
+    }
+    try {
+      results.push(await runConfig(c, urls, receiverPort));
+    } catch (e) {
+      failed = true;
+      const msg = e instanceof Error ? e.message : String(e);
+      progress(`${c.name}: FAILED: ${msg}`);
+      results.push({ config: c, skipped: `failed: ${msg.split('\n')[0] ?? msg}`, notes: msg.split('\n').slice(1, 8), problems: [] });
+    }
+    if (demo?.hasExited() === true) throw new Error('the demo-target process exited');
+  }
+
+  // Ratios and targets.
+  const find = (mode: Mode, kind: 'strata' | 'prometheus', workers: number): Result | undefined =>
+    results.find((r) => r.skipped === undefined && r.config.mode === mode && r.config.kind === kind && (kind === 'prometheus' || r.config.workers === workers));
+  const ratios: string[] = [];
+  const verdicts: { name: string; t: Target; got: string }[] = [];
+  const saved: { name: string; targets: Target[]; measured?: { samplesPerSec: number }; speedup?: number }[] = [];
+  for (const mode of ['interval', 'saturation'] as const) {
+    const w1 = find(mode, 'strata', 1);
+    const w2 = find(mode, 'strata', 2);
+    const prom = find(mode, 'prometheus', 0);
+    if (w1 !== undefined && w2 !== undefined) {
+      const x = (w2.samplesPerSec ?? 0) / (w1.samplesPerSec ?? Number.NaN);
+      ratios.push(`${mode}: strata 2 workers / 1 worker throughput ${x.toFixed(2)}×`);
+      if (mode === 'saturation') {
+        const t = target(`≥ ${MIN_SCALING}× 1 worker (saturation)`, x >= MIN_SCALING);
+        verdicts.push({ name: 'strata 2 workers vs 1 worker', t, got: `${x.toFixed(2)}×` });
+        saved.push({ name: 'strata 2 workers vs 1 worker, saturation', targets: [t], speedup: x });
+      }
+    }
+    for (const s of [w1, w2]) {
+      if (s === undefined || prom === undefined) continue;
+      ratios.push(`${mode}: ${label(s.config)} CPU-s/M / prometheus CPU-s/M ${((s.cpuPerM ?? Number.NaN) / (prom.cpuPerM ?? Number.NaN)).toFixed(2)}×; samples/s ${((s.samplesPerSec ?? Number.NaN) / (prom.samplesPerSec ?? Number.NaN)).toFixed(2)}×; RSS max ${((s.rssMaxMiB ?? Number.NaN) / (prom.rssMaxMiB ?? Number.NaN)).toFixed(2)}×`);
+    }
+  }
+  for (const r of results) {
+    if (r.skipped !== undefined || r.config.kind !== 'strata') continue;
+    const name = `${label(r.config)} @${r.config.interval}s`;
+    const ts: [Target, string][] = [
+      [target(`≤ ${MAX_CPU_PER_M.toFixed(1)} CPU-s per million samples`, (r.cpuPerM ?? Number.POSITIVE_INFINITY) <= MAX_CPU_PER_M), `${fmtNum(r.cpuPerM, 3)} CPU-s/M`],
+      [target(`RSS < ${MAX_RSS_MIB} MiB for ${fmtRate(TARGETS * SERIES)} series (max over the window)`, (r.rssMaxMiB ?? Number.POSITIVE_INFINITY) < MAX_RSS_MIB), `${fmtNum(r.rssMaxMiB, 0)} MiB`],
+      [target(`event-loop p99 < ${MAX_LOOP_P99_MS} ms`, (r.loopP99Ms ?? Number.POSITIVE_INFINITY) < MAX_LOOP_P99_MS), `${fmtNum(r.loopP99Ms, 1)} ms`],
+    ];
+    for (const [t, got] of ts) verdicts.push({ name, t, got });
+    saved.push({
+      name: `${name} (${ts.map(([, g]) => g).join(', ')})`,
+      targets: ts.map(([t]) => t),
+      measured: { samplesPerSec: r.samplesPerSec ?? 0 },
+    });
+  }
+  header.push(`run took ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  printResults(results, ratios, verdicts);
+
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(path.join(resultsDir, 'engine.json'), `${JSON.stringify({
+    area: 'engine',
+    dataSet: DATA_SET,
+    machine,
+    date: new Date().toISOString(),
+    notes: header,
+    rows: saved,
+    configurations: results,
+  }, null, 2)}\n`);
+  if (failed) process.exitCode = 1;
+}
+
+try {
+  await main();
+} catch (e) {
+  process.stderr.write(`engine bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+} finally {
+  receiver?.close();
+  receiver?.closeAllConnections();
+  await cleanup.stopAll();
+}
