@@ -7,7 +7,7 @@
  * Options: `--format prometheus|openmetrics` (default: by file name, `.om`/`.openmetrics` in it
  * selects OpenMetrics, else Prometheus), `--max-line-bytes N`.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { JsonEncoder } from '../encode/json.js';
 import { ParseError, UsageError } from '../errors.js';
@@ -17,6 +17,21 @@ export const PARSE_USAGE = 'usage: strata parse [--format prometheus|openmetrics
 
 async function readStdin(parser: ExpositionParser): Promise<void> {
   for await (const chunk of process.stdin) parser.push(chunk as Buffer);
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `bytes` to standard output before returning (waits briefly on EAGAIN). */
+function writeStdoutSync(bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(1, bytes, off, bytes.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: the CLI owns no sockets, wait 1 ms
+    }
+  }
 }
 
 export interface CommandIO {
@@ -61,7 +76,17 @@ export async function parseCommand(argv: string[], io: CommandIO): Promise<numbe
     }
     throw e;
   }
-  const encoder = new JsonEncoder({ maxSamples: Number.MAX_SAFE_INTEGER, maxBytes: 1 << 20 });
-  for (const message of encoder.encode(result.batch, null)) io.stdout.write(message);
+  const encoder = new JsonEncoder({ maxSamples: Number.MAX_SAFE_INTEGER, maxBytes: 1 << 20, memoise: false });
+  if (io.stdout === process.stdout) {
+    // Straight from the encoder's scratch buffer to fd 1, no copy per message.
+    try {
+      encoder.encodeTo(result.batch, null, writeStdoutSync);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // the reader went away (| head)
+      throw e;
+    }
+  } else {
+    for (const message of encoder.encode(result.batch, null)) io.stdout.write(message);
+  }
   return 0;
 }

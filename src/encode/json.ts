@@ -39,7 +39,21 @@
 import { type SampleBatch, type Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind, type MessageLimits, nonFiniteString } from './encoder.js';
 
-export interface JsonEncoderOptions extends MessageLimits {}
+export interface JsonEncoderOptions extends MessageLimits {
+  /**
+   * Keep each series' rendering for the next batch (default true). Off for one-shot output
+   * (`strata parse`), where every series is seen once and a memo is only garbage.
+   */
+  readonly memoise?: boolean;
+}
+
+/** Characters JSON.stringify would escape (and surrogates, left to it to pair or escape). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A JSON string literal: a plain quote when nothing needs escaping (the usual case). */
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
 
 export const JSON_DEFAULT_MAX_SAMPLES = 1000;
 export const JSON_DEFAULT_MAX_BYTES = 1 << 20;
@@ -81,14 +95,31 @@ export class JsonEncoder implements Encoder {
   readonly kind = EncoderKind.Json;
   readonly maxSamples: number;
   readonly maxBytes: number;
+  readonly memoise: boolean;
   #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
+  /** Number memo shared by series that are not memoised. */
+  readonly #transient: JsonMemo = { head: new Uint8Array(0), mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
 
   constructor(options: JsonEncoderOptions = {}) {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
     this.maxBytes = Math.max(1, options.maxBytes ?? JSON_DEFAULT_MAX_BYTES);
+    this.memoise = options.memoise ?? true;
   }
 
   encode(batch: SampleBatch, defaultTimestamp: number | null, out: Uint8Array[] = []): Uint8Array[] {
+    this.#encode(batch, defaultTimestamp, (view) => out.push(copyOut(view)));
+    return out;
+  }
+
+  /**
+   * Like `encode`, but hands each message to `emit` as a view of the encoder's scratch buffer,
+   * valid only until `emit` returns (no copy: for a caller that writes it out synchronously).
+   */
+  encodeTo(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array) => void): void {
+    this.#encode(batch, defaultTimestamp, emit);
+  }
+
+  #encode(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array) => unknown): void {
     const n = batch.length;
     const { series, values, timestamps } = batch;
     const maxSamples = this.maxSamples;
@@ -101,18 +132,29 @@ export class JsonEncoder implements Encoder {
     let count = 0;
     for (let i = 0; i < n; i++) {
       const s = series[i] as Series;
-      const memo = s.memoOwner === this ? (s.memo as JsonMemo) : this.#memoise(s);
       if (count >= maxSamples) {
-        out.push(copyOut(buf, pos));
+        emit(buf.subarray(0, pos));
         pos = 0;
         count = 0;
       }
-      const head = memo.head;
-      const mid = memo.mid;
-      if (pos + head.length + mid.length + room > buf.length) buf = this.#grow(pos + head.length + mid.length + room);
       const start = pos;
-      buf.set(head, pos);
-      pos += head.length;
+      let memo: JsonMemo;
+      let mid: Uint8Array;
+      if (this.memoise) {
+        memo = s.memoOwner === this ? (s.memo as JsonMemo) : this.#memoise(s);
+        const head = memo.head;
+        mid = memo.mid;
+        if (pos + head.length + mid.length + room > buf.length) buf = this.#grow(pos + head.length + mid.length + room);
+        buf.set(head, pos);
+        pos += head.length;
+      } else {
+        memo = this.#transient;
+        const head = renderHead(s);
+        mid = MIDS.get(s.type) ?? Buffer.from(`,"type":"${s.type}","value":`);
+        const most = head.length * 3 + mid.length + room;
+        if (pos + most > buf.length) buf = this.#grow(pos + most);
+        pos += buf.write(head, pos, 'utf8');
+      }
       const t = timestamps[i] as number;
       if (t === t) {
         pos = writeNumber(buf, pos, t, memo);
@@ -136,27 +178,19 @@ export class JsonEncoder implements Encoder {
       if (pos > maxBytes && count > 0) {
         // This line takes the message past maxBytes: send the message before it, and start the
         // next message with it.
-        out.push(copyOut(buf, start));
+        emit(buf.subarray(0, start));
         buf.copyWithin(0, start, pos);
         pos -= start;
         count = 0;
       }
       count++;
     }
-    if (count > 0) out.push(copyOut(buf, pos));
-    return out;
+    if (count > 0) emit(buf.subarray(0, pos));
   }
 
   #memoise(series: Series): JsonMemo {
-    let head = `{"name":${JSON.stringify(series.name)},"tags":{`;
-    let first = true;
-    for (const key in series.tags) {
-      head += `${first ? '' : ','}${JSON.stringify(key)}:${JSON.stringify(series.tags[key])}`;
-      first = false;
-    }
-    head += '},"timestamp":';
     const memo: JsonMemo = {
-      head: Buffer.from(head),
+      head: Buffer.from(renderHead(series)),
       mid: MIDS.get(series.type) ?? Buffer.from(`,"type":"${series.type}","value":`),
       lastValue: Number.NaN,
       lastText: '',
@@ -269,10 +303,22 @@ function digitCount(x: number): number {
   return x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
 }
 
-/** The first `length` bytes of `scratch` as a message of their own. */
-function copyOut(scratch: Buffer, length: number): Buffer {
-  const message = Buffer.allocUnsafe(length);
+/** `{"name":…,"tags":{…},"timestamp":` of a series. */
+function renderHead(series: Series): string {
+  let head = `{"name":${quote(series.name)},"tags":{`;
+  let first = true;
+  const tags = series.tags;
+  for (const key in tags) {
+    head += `${first ? '' : ','}${quote(key)}:${quote(tags[key] as string)}`;
+    first = false;
+  }
+  return `${head}},"timestamp":`;
+}
+
+/** A message of its own, copied out of the scratch buffer. */
+function copyOut(view: Uint8Array): Buffer {
+  const message = Buffer.allocUnsafe(view.length);
   // (`set` measured faster than `Buffer#copy` for messages of one line and of a thousand.)
-  message.set(scratch.subarray(0, length));
+  message.set(view);
   return message;
 }
