@@ -232,10 +232,15 @@ export class TargetChannel {
     this.#slotBase = layout.slotBase;
     this.#stride = layout.stride;
     this.#recordBytes = layout.recordBytes;
-    if (!(init instanceof SharedArrayBuffer)) this.#initialize(init.startPosition ?? 0);
+    if (!(init instanceof SharedArrayBuffer)) this.#initialize(init.startPosition ?? 0, init.buffer !== undefined);
   }
 
-  #initialize(startPosition: number): void {
+  /**
+   * Writes the header and the slot sequence numbers. A fresh SharedArrayBuffer is already zero,
+   * so only a caller's buffer is cleared: touching every slot page would make the whole ring
+   * resident (and cost time) before a single record is pushed.
+   */
+  #initialize(startPosition: number, callerBuffer: boolean): void {
     if (!Number.isInteger(startPosition) || startPosition < -(2 ** 31) || startPosition >= 2 ** 32) {
       throw new ConfigError(
         'startPosition',
@@ -243,7 +248,7 @@ export class TargetChannel {
       );
     }
     const i32 = this.#i32;
-    this.#u8.fill(0);
+    if (callerBuffer) this.#u8.fill(0);
     if (this.#layout.guards) {
       for (const [start, end] of guardRanges(this.#layout)) {
         for (let o = start; o < end; o++) this.#u8[o] = guardByte(o);

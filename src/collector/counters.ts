@@ -47,6 +47,7 @@ export const TargetDropReason = {
   Undecodable: 'undecodable',
   CollectorDeleted: 'collector_deleted',
   CollectorDisabled: 'collector_disabled',
+  TooLarge: 'record_too_large',
 } as const;
 export type TargetDropReason = (typeof TargetDropReason)[keyof typeof TargetDropReason];
 

@@ -46,7 +46,10 @@ export interface CollectorRuntime {
 
 export interface RegistryOptions {
   readonly poolFactory: PoolFactory;
-  /** Largest target record in bytes. Default 8 KiB. */
+  /**
+   * Largest target record in bytes. Default 2 KiB: a URL and its labels. The ring holds records
+   * inline, so its memory is about bufferSize × recordBytes once records have cycled through it.
+   */
   readonly recordBytes?: number;
   /** How long a stopping pool may take to finish what it holds. Default 10 s. */
   readonly graceMs?: number;
@@ -65,7 +68,7 @@ export class Registry implements TargetQueue {
 
   constructor(options: RegistryOptions) {
     this.#poolFactory = options.poolFactory;
-    this.#recordBytes = options.recordBytes ?? 8192;
+    this.#recordBytes = options.recordBytes ?? 2048;
     this.#graceMs = options.graceMs ?? 10_000;
   }
 
@@ -147,6 +150,12 @@ export class Registry implements TargetQueue {
           break;
         }
         const channel = rt.channel;
+        if (payload.byteLength > channel.recordBytes) {
+          // A target whose URL and labels do not fit a record: counted, never queued.
+          rt.counters.dropTarget(TargetDropReason.TooLarge);
+          dropped++;
+          break;
+        }
         if (channel.tryPush(payload)) {
           queued++;
           break;

@@ -254,3 +254,19 @@ describe('the JSON encoder', () => {
   });
 });
 
+
+describe('the JSON encoder without memos', () => {
+  it('writes the same bytes as with memos, and leaves the series alone', () => {
+    const samples: Sample[] = [
+      { name: 'a', tags: { q: 'x"y\\z\n', u: 'Zürich 📈', k: 'plain' }, timestamp: 5, type: 'counter', value: 1.5 },
+      { name: 'b\u2028', tags: {}, timestamp: null, type: 'gauge', value: Number.NaN },
+      { name: 'c', tags: { lone: '\ud800x' }, timestamp: 7, type: 'untyped', value: -3 },
+    ];
+    const memo = Buffer.concat(new JsonEncoder({ maxSamples: 2 }).encode(SampleBatch.from(samples), 99)).toString();
+    const batch = SampleBatch.from(samples);
+    const plain = Buffer.concat(new JsonEncoder({ maxSamples: 2, memoise: false }).encode(batch, 99)).toString();
+    expect(plain).toBe(memo);
+    expect(batch.series[0]?.memoOwner).toBeUndefined();
+    for (const line of plain.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});

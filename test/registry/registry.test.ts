@@ -91,6 +91,15 @@ describe('the registry', () => {
     expect(registry.get('ns/c')?.counters.snapshot().targetsDropped.channel_full).toBe(1);
   });
 
+  it('counts a target too large for a channel record instead of queueing it', async () => {
+    const { registry } = setup();
+    await registry.applyCollector(collector('  bufferSize: 10\n'));
+    const huge = encodeTarget({ url: `http://127.0.0.1/${'x'.repeat(4000)}`, labels: {}, discovery: 'ns/d', intervalMs: 1000 });
+    const r = await registry.enqueue(ref, [huge, target(1)], Date.now() + 1000, new AbortController().signal);
+    expect(r).toEqual({ queued: 1, dropped: 1 });
+    expect(registry.get('ns/c')?.counters.snapshot().targetsDropped.record_too_large).toBe(1);
+  });
+
   it('deleting a collector stops its pool and counts what was left queued', async () => {
     const { registry, pools } = setup();
     await registry.applyCollector(collector('  bufferSize: 10\n'));
