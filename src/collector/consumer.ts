@@ -216,6 +216,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
         counters.add('sent', sendable);
         counters.add('sentMessages', messages.length);
       }
+      encoder.recycle?.(messages); // delivered or dropped: nothing reads them any more
     }
     counters.add('scrapes', 1);
     const durationMs = Date.now() - started;

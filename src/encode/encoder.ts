@@ -31,6 +31,12 @@ export interface Encoder {
    *   timestamp (the scrape time); `null` writes `null` where the format allows it.
    */
   encode(batch: SampleBatch, defaultTimestamp: number | null, out?: Uint8Array[]): Uint8Array[];
+  /**
+   * Hands messages back once nothing reads them any more (the sink has delivered or dropped
+   * them), so their memory can hold later messages instead of being allocated afresh.
+   * Optional; a message must not be used after it is recycled.
+   */
+  recycle?(messages: readonly Uint8Array[]): void;
 }
 
 /** Non-finite values are written as these strings by every encoder that writes text or maps. */

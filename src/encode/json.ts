@@ -70,6 +70,9 @@ interface JsonMemo {
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
+/** Message buffers kept for reuse, at most, and the largest size pooled. */
+const MAX_POOLED = 16;
+const MAX_POOLED_BYTES = 4 << 20;
 /** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
 const NUMBERS_ROOM = 64;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -97,6 +100,10 @@ export class JsonEncoder implements Encoder {
   readonly maxBytes: number;
   readonly memoise: boolean;
   #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
+  /** Size of pooled message buffers (maxBytes, when bounded), and the free ones. */
+  readonly #poolBytes: number;
+  readonly #pool: ArrayBuffer[] = [];
+  readonly #pooled = new Set<ArrayBufferLike>();
   /** Number memo shared by series that are not memoised. */
   readonly #transient: JsonMemo = { head: new Uint8Array(0), mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
 
@@ -104,11 +111,45 @@ export class JsonEncoder implements Encoder {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
     this.maxBytes = Math.max(1, options.maxBytes ?? JSON_DEFAULT_MAX_BYTES);
     this.memoise = options.memoise ?? true;
+    this.#poolBytes = this.maxBytes <= MAX_POOLED_BYTES ? this.maxBytes : 0;
   }
 
   encode(batch: SampleBatch, defaultTimestamp: number | null, out: Uint8Array[] = []): Uint8Array[] {
-    this.#encode(batch, defaultTimestamp, (view) => out.push(copyOut(view)));
+    this.#encode(batch, defaultTimestamp, (view) => out.push(this.#copyOut(view)));
     return out;
+  }
+
+  /**
+   * Takes back messages this encoder made: their memory holds later messages. A fresh
+   * multi-hundred-kilobyte buffer per message costs more in page faults than the encoding.
+   */
+  recycle(messages: readonly Uint8Array[]): void {
+    for (const m of messages) {
+      const ab = m.buffer;
+      if (m.byteOffset === 0 && ab.byteLength === this.#poolBytes && this.#pool.length < MAX_POOLED && !this.#pooled.has(ab)) {
+        this.#pooled.add(ab);
+        this.#pool.push(ab as ArrayBuffer);
+      }
+    }
+  }
+
+  /** A message of its own: pooled memory when it fits, else a new buffer. */
+  #copyOut(view: Uint8Array): Uint8Array {
+    if (view.length <= this.#poolBytes) {
+      const ab = this.#pool.pop();
+      if (ab !== undefined) {
+        this.#pooled.delete(ab);
+        const m = new Uint8Array(ab, 0, view.length);
+        m.set(view);
+        return m;
+      }
+      if (this.#poolBytes > 0) {
+        const m = new Uint8Array(new ArrayBuffer(this.#poolBytes), 0, view.length);
+        m.set(view);
+        return m;
+      }
+    }
+    return copyOut(view);
   }
 
   /**
