@@ -11,3 +11,4 @@ export {
   type TargetChannelOptions,
   type TargetChannelSizing,
 } from './ring.js';
+export { LaneSet, type LaneSetOptions } from './lanes.js';

@@ -19,16 +19,17 @@
  * Stopping: when the control word says stop, no new target is taken; in-flight targets finish
  * and the sink is flushed and closed. On abort the in-flight scrapes are cancelled.
  */
+import { setMaxListeners } from 'node:events';
 import type { MessagePort } from 'node:worker_threads';
 import { RetryingSender } from '../buffer/retry.js';
-import { TargetChannel } from '../channel/index.js';
+import { LaneSet, type TargetChannel } from '../channel/index.js';
 import type { CollectorSpec } from '../config/index.js';
 import { decodeTarget, type Target, targetKey } from '../discovery/target.js';
 import { createEncoder } from '../encode/index.js';
 import type { Encoder } from '../encode/index.js';
 import { ParseError, StrataError } from '../errors.js';
 import { compileFilters, type CompiledFilter } from '../filter/index.js';
-import { parseExposition, SeriesCache } from '../parse/index.js';
+import { ExpositionParser, SeriesCache } from '../parse/index.js';
 import { SampleBatch } from '../sample.js';
 import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';
 import { createSink } from '../sink/index.js';
@@ -38,8 +39,8 @@ import { DropReason, ErrorReason, SharedCounters, TargetDropReason } from './cou
 export interface ConsumerTask {
   readonly key: string;
   readonly workerIndex: number;
-  readonly channel: SharedArrayBuffer;
-  readonly channelOffset: number;
+  /** The Collector's channel: one lane per worker; this worker's is `workerIndex`. */
+  readonly lanes: readonly SharedArrayBuffer[];
   readonly counters: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   readonly spec: CollectorSpec;
@@ -77,11 +78,14 @@ const REPORT_EVERY_MS = 1000;
 const POP_WAIT_MS = 100;
 
 export async function runConsumer(task: ConsumerTask): Promise<{ targets: number }> {
-  const channel = TargetChannel.attach(task.channel, { byteOffset: task.channelOffset });
+  const channel = LaneSet.attach(task.lanes);
+  const own = channel.lanes[task.workerIndex % channel.lanes.length] as TargetChannel;
   const counters = new SharedCounters(task.counters);
   const control = new Int32Array(task.control, 0, 1);
   const spec = task.spec;
   const scrapeAbort = new AbortController();
+  // One listener per in-flight scrape and waiting send, removed after: not a leak.
+  setMaxListeners(Number.POSITIVE_INFINITY, scrapeAbort.signal);
   const tls = spec.tls === undefined ? undefined : await readFileTls(spec.tls);
   const scraper = new Scraper({
     timeoutMs: spec.scrape.timeoutSeconds * 1000,
@@ -106,11 +110,14 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
 
   const state = (): number => Atomics.load(control, 0);
   while (state() === ControlState.Running) {
-    if (inflight.size >= spec.scrape.concurrency) {
+    // Backpressure: while the sink is behind (half its in-flight bound used), take no new target;
+    // queued targets wait in the channel (and are counted as stale if they wait too long)
+    // rather than being scraped only to be dropped for lack of room.
+    if (inflight.size >= spec.scrape.concurrency || (inflight.size > 0 && sender.inFlightBytes > sender.maxInFlightBytes / 2)) {
       await Promise.race(inflight);
       continue;
     }
-    const rec = channel.tryPop() ?? (await channel.pop(POP_WAIT_MS));
+    const rec = channel.tryPop(task.workerIndex % channel.lanes.length) ?? (await own.pop(POP_WAIT_MS));
     if (rec === null) {
       if (channel.closed && channel.size === 0) break;
       reporter.maybeFlush();
@@ -168,14 +175,17 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       const res = await scraper.scrape(target.url, scrapeAbort.signal);
       bytes = res.bytes;
       const cache = cacheFor(key);
-      parseExposition(res.body, {
+      // Chunks straight from the decompressor: no joined copy of the body.
+      const parser = new ExpositionParser({
         cache,
         ...(res.contentType === undefined ? {} : { contentType: res.contentType }),
         targetTags: target.labels,
         maxLineBytes: spec.scrape.maxLineBytes,
         batch,
-        retainInput: true, // each scrape body is a fresh buffer, used once
+        retainInput: true, // each chunk is a fresh buffer, used once
       });
+      for (const chunk of res.chunks) parser.push(chunk);
+      parser.end();
     } catch (e) {
       const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;
       fail(target, started, bytes, reason, e);

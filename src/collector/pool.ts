@@ -70,8 +70,7 @@ export class CollectorPool implements PoolHandle {
       const task: ConsumerTask = {
         key: ctx.key,
         workerIndex: i,
-        channel: ctx.channel.buffer,
-        channelOffset: ctx.channel.byteOffset,
+        lanes: ctx.channel.buffers,
         counters: ctx.counters.buffer,
         control: this.#control.buffer,
         spec: ctx.resource.spec,

@@ -13,7 +13,7 @@
  *   grace period, and counts what is left (`collector_deleted`).
  * - A disabled Collector keeps its channel and counters but runs no pool and takes no targets.
  */
-import { TargetChannel } from '../channel/index.js';
+import { LaneSet } from '../channel/index.js';
 import { SharedCounters, TargetDropReason } from '../collector/counters.js';
 import type { Collector, CollectorRef } from '../config/index.js';
 import type { CollectorState, TargetQueue } from '../discovery/service.js';
@@ -27,7 +27,7 @@ export interface PoolHandle {
 export interface PoolContext {
   readonly key: string;
   readonly resource: Collector;
-  readonly channel: TargetChannel;
+  readonly channel: LaneSet;
   readonly counters: SharedCounters;
 }
 
@@ -36,7 +36,7 @@ export type PoolFactory = (ctx: PoolContext) => PoolHandle;
 export interface CollectorRuntime {
   readonly key: string;
   resource: Collector;
-  channel: TargetChannel;
+  channel: LaneSet;
   readonly counters: SharedCounters;
   pool: PoolHandle | null;
   /** Random id, kept across replacements (status.id). */
@@ -65,6 +65,7 @@ export class Registry implements TargetQueue {
   /** Targets counted after their collector was deleted. */
   deletedDrops = 0;
   #closed = false;
+  readonly #bufferSizes = new Map<string, number>();
 
   constructor(options: RegistryOptions) {
     this.#poolFactory = options.poolFactory;
@@ -85,7 +86,7 @@ export class Registry implements TargetQueue {
     const key = `${resource.metadata.namespace}/${resource.metadata.name}`;
     const existing = this.#collectors.get(key);
     if (existing === undefined) {
-      const channel = new TargetChannel({ capacity: resource.spec.bufferSize, recordBytes: this.#recordBytes });
+      const channel = this.#lanes(resource);
       const rt: CollectorRuntime = {
         key,
         resource,
@@ -102,9 +103,10 @@ export class Registry implements TargetQueue {
     const old = existing.pool;
     const oldChannel = existing.channel;
     existing.resource = resource;
-    if (resource.spec.bufferSize !== oldChannel.capacity) {
-      existing.channel = new TargetChannel({ capacity: resource.spec.bufferSize, recordBytes: this.#recordBytes });
+    if (resource.spec.bufferSize !== this.#bufferSizes.get(key) || resource.spec.workers !== oldChannel.lanes.length) {
+      existing.channel = this.#lanes(resource);
     }
+    this.#bufferSizes.set(key, resource.spec.bufferSize);
     existing.pool = resource.spec.enabled
       ? this.#poolFactory({ key, resource, channel: existing.channel, counters: existing.counters })
       : null;
@@ -120,6 +122,7 @@ export class Registry implements TargetQueue {
     const rt = this.#collectors.get(key);
     if (rt === undefined) return;
     this.#collectors.delete(key);
+    this.#bufferSizes.delete(key);
     rt.channel.close();
     if (rt.pool !== null) await rt.pool.stop(this.#graceMs);
     const left = rt.channel.drain().length;
@@ -194,7 +197,13 @@ export class Registry implements TargetQueue {
     }
   }
 
-  #move(from: TargetChannel, rt: CollectorRuntime): void {
+  /** One lane per worker, the Collector's bufferSize split across them. */
+  #lanes(resource: Collector): LaneSet {
+    this.#bufferSizes.set(`${resource.metadata.namespace}/${resource.metadata.name}`, resource.spec.bufferSize);
+    return new LaneSet({ lanes: resource.spec.workers, capacity: resource.spec.bufferSize, recordBytes: this.#recordBytes });
+  }
+
+  #move(from: LaneSet, rt: CollectorRuntime): void {
     for (const rec of from.drain()) {
       if (!rt.channel.tryPush(rec.payload)) rt.counters.dropTarget(TargetDropReason.ChannelFull);
     }

@@ -64,8 +64,10 @@ export interface ScrapeOptions {
 }
 
 export interface ScrapeResult {
-  /** The body, decompressed. */
-  body: Buffer;
+  /** The body, decompressed (joined from `chunks` on first use). */
+  readonly body: Buffer;
+  /** The body as received, in order: a streaming parser takes these without joining them. */
+  readonly chunks: readonly Buffer[];
   contentType: string | undefined;
   status: number;
   /** Body bytes as received (compressed, without chunked framing). */
@@ -452,9 +454,14 @@ class Exchange {
     if (this.#res !== undefined && !this.#res.readableEnded) this.#req?.destroy();
     const chunks = this.#chunks;
     this.#chunks = [];
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#bytes);
+    const total = this.#bytes;
+    let body: Buffer | undefined;
     this.#resolve({
-      body,
+      get body(): Buffer {
+        body ??= chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+        return body;
+      },
+      chunks,
       contentType: this.#contentType,
       status: this.#status,
       bytesOnWire: this.#wire,

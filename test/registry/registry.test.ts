@@ -63,10 +63,23 @@ describe('the registry', () => {
     await registry.applyCollector(collector('  bufferSize: 10\n  workers: 1\n'));
     await registry.enqueue(ref, [target(1), target(2), target(3)], Date.now() + 1000, new AbortController().signal);
     const channel = registry.get('ns/c')?.channel;
-    await registry.applyCollector(collector('  bufferSize: 10\n  workers: 2\n'));
+    await registry.applyCollector(collector('  bufferSize: 10\n  workers: 1\n  encoder: fluent\n'));
     expect(pools[0]?.stopped).toBe(true);
     expect(registry.get('ns/c')?.channel).toBe(channel);
     expect(pools[1]?.take(10)).toEqual(['http://127.0.0.1/1', 'http://127.0.0.1/2', 'http://127.0.0.1/3']);
+  });
+
+  it('a new worker count spreads the queued targets over one lane per worker, losing none', async () => {
+    const { registry, pools } = setup();
+    await registry.applyCollector(collector('  bufferSize: 100\n  workers: 1\n'));
+    const all = Array.from({ length: 20 }, (_, i) => target(i));
+    await registry.enqueue(ref, all, Date.now() + 1000, new AbortController().signal);
+    await registry.applyCollector(collector('  bufferSize: 100\n  workers: 2\n'));
+    const lanes = registry.get('ns/c')?.channel.lanes ?? [];
+    expect(lanes).toHaveLength(2);
+    expect(lanes.every((l) => l.size > 0)).toBe(true);
+    const taken = pools[1]?.take(100) ?? [];
+    expect(taken.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `http://127.0.0.1/${i}`).sort());
   });
 
   it('a new bufferSize moves the queued targets into the new channel', async () => {
