@@ -23,11 +23,11 @@
  * - interval mode (BENCH_ENGINE_INTERVAL): Strata workers 1, Strata workers 2, Prometheus. The
  *   rate is bound by the interval (targets × series / interval) when a collector keeps up.
  * - saturation mode (interval 1 s, the shortest Strata accepts): the same three, with every
- *   target listed BENCH_ENGINE_SATURATION_COPIES (3) times as `URL?copy=i` (the demo target
+ *   target listed BENCH_ENGINE_SATURATION_COPIES (2) times as `URL?copy=i` (the demo target
  *   ignores the query; Prometheus gets one job per copy with `params`). 20 targets alone ask
- *   200k samples/s at 1 s, which one Strata worker keeps up with; 3 copies ask 600k, more than a
- *   collector can scrape here, so samples/s is its capacity. Stale and dropped targets, errors
- *   and drops are expected and reported from /status.
+ *   200k samples/s at 1 s, which one Strata worker keeps up with; 2 copies ask 400k, more than a
+ *   collector can scrape on 2 cores next to the targets, so samples/s is its capacity. Stale and
+ *   dropped targets, errors and drops are expected and reported from /status.
  * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
  * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s).
  * Prometheus: `--enable-feature=agent`, scrape_timeout = min(interval, 10 s) (it may not exceed
@@ -37,7 +37,8 @@
  * Measured over the window, with a reading every second:
  * - samples: Strata's metricsCollected from /status (scraped and parsed); Prometheus'
  *   prometheus_agent_samples_appended_total (which also counts its 5 synthetic series per scrape,
- *   0.05% here). The window is cut into slices of ≥ 10 s (whole intervals); samples/s and CPU-s
+ *   0.05% here). Delivered: Strata's totalSent (written to the file), Prometheus'
+ *   prometheus_remote_storage_samples_total (acknowledged by the receiver). The window is cut into slices of ≥ 10 s (whole intervals); samples/s and CPU-s
  *   per million samples are the medians over the slices. CPU = utime + stime of all threads from
  *   /proc/<pid>/stat, read right after the counter.
  * - RSS: VmRSS from /proc/<pid>/status every second: median and max; growth compares the medians
@@ -79,7 +80,7 @@ const WARMUP = intEnv('BENCH_ENGINE_WARMUP', 10);
 const TARGETS = intEnv('BENCH_ENGINE_TARGETS', 20);
 const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
 const SATURATION_INTERVAL = 1;
-const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 3);
+const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 2);
 const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
 const ONLY = (process.env.BENCH_ENGINE_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const DATA_SET = `demo-${TARGETS}x${SERIES >= 1000 ? `${SERIES / 1000}k` : SERIES}`;
@@ -143,6 +144,7 @@ interface PromCounters {
 interface Tick {
   readonly t: number; // ms, performance.now()
   readonly count: number | undefined;
+  readonly sent: number | undefined;
   readonly cpu: number | undefined;
   readonly rss: number | undefined;
   readonly demoCpu: number | undefined;
@@ -216,6 +218,8 @@ interface Result {
   readonly config: Config;
   readonly skipped?: string;
   readonly samplesPerSec?: number;
+  /** Delivered: written by Strata's sink, acknowledged by Prometheus' remote write. */
+  readonly sentPerSec?: number;
   readonly cpuPerM?: number;
   readonly rssMedianMiB?: number;
   readonly rssMaxMiB?: number;
@@ -367,7 +371,8 @@ async function tick(c: Config, proc: Child, base: string): Promise<Tick> {
   }
   const t = performance.now();
   const count = strata?.metricsCollected ?? prom?.appended;
-  const base_ = { t, count, cpu: cpuSeconds(proc.pid), rss: rssBytes(proc.pid), demoCpu: demo === undefined ? undefined : cpuSeconds(demo.pid), machine: machineCpu(), self: cpuSeconds(process.pid) ?? 0 };
+  const sent = strata?.totalSent ?? prom?.sent;
+  const base_ = { t, count, sent, cpu: cpuSeconds(proc.pid), rss: rssBytes(proc.pid), demoCpu: demo === undefined ? undefined : cpuSeconds(demo.pid), machine: machineCpu(), self: cpuSeconds(process.pid) ?? 0 };
   return strata !== undefined ? { ...base_, strata } : prom !== undefined ? { ...base_, prom } : base_;
 }
 
@@ -440,6 +445,7 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
     const last = good[good.length - 1];
     if (first === undefined || last === undefined || first === last) throw new Error('no counter readings in the window');
     const rates: number[] = [];
+    const sentRates: number[] = [];
     const cpuPerM: number[] = [];
     let from = first;
     for (let k = 1; ; k++) {
@@ -449,6 +455,7 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
       if (to === from) continue;
       const n = (to.count as number) - (from.count as number);
       rates.push(n / ((to.t - from.t) / 1000));
+      sentRates.push(((to.sent ?? Number.NaN) - (from.sent ?? Number.NaN)) / ((to.t - from.t) / 1000));
       cpuPerM.push(n > 0 ? (((to.cpu as number) - (from.cpu as number)) / n) * 1e6 : Number.POSITIVE_INFINITY);
       from = to;
     }
@@ -539,6 +546,7 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
     return {
       config: c,
       samplesPerSec: median(rates),
+      sentPerSec: median(sentRates),
       cpuPerM: median(cpuPerM),
       rssMedianMiB: median(rss),
       rssMaxMiB: Math.max(...rss),
@@ -579,13 +587,14 @@ function fmtNum(n: number | undefined, digits: number): string {
 }
 
 function printResults(results: readonly Result[], ratios: readonly string[], verdicts: readonly { name: string; t: Target; got: string }[]): void {
-  const head = ['configuration', 'interval', 'samples/s', 'CPU-s/M', 'RSS med MiB', 'RSS max MiB', 'loop p99 ms', 'targets CPU', 'machine busy', 'other load'];
+  const head = ['configuration', 'interval', 'samples/s', 'delivered/s', 'CPU-s/M', 'RSS med MiB', 'RSS max MiB', 'loop p99 ms', 'targets CPU', 'machine busy', 'other load'];
   const body = results.map((r) => r.skipped !== undefined
-    ? [label(r.config), `${r.config.interval} s`, 'skipped', '', '', '', '', '', '', '']
+    ? [label(r.config), `${r.config.interval} s`, 'skipped', '', '', '', '', '', '', '', '']
     : [
         label(r.config),
         `${r.config.interval} s`,
         fmtRate(r.samplesPerSec ?? Number.NaN),
+        fmtRate(r.sentPerSec ?? Number.NaN),
         fmtNum(r.cpuPerM, 3),
         fmtNum(r.rssMedianMiB, 0),
         fmtNum(r.rssMaxMiB, 0),
@@ -599,6 +608,8 @@ function printResults(results: readonly Result[], ratios: readonly string[], ver
   const out: string[] = [
     `\n## engine: whole collector, ${SECONDS} s window per configuration after ${WARMUP} s warm-up; medians over ≥ 10 s slices (samples/s, CPU-s/M) and 1 s readings (RSS)`,
     ...header.map((h) => `   ${h}`),
+    '   samples/s: scraped and parsed (Strata) or appended (Prometheus); delivered/s: written to the file (Strata) or acknowledged',
+    '   by the remote-write receiver (Prometheus); CPU-s/M: per million samples scraped',
     '   targets CPU: the demo-target process (one core = 100%); machine busy: all cores = 100%; other load: cores busy with',
     '   other processes (not the collector, the targets or this benchmark): on a shared machine, compare within a run',
     '',
@@ -662,7 +673,10 @@ async function main(): Promise<void> {
     const prom = find(mode, 'prometheus', 0);
     if (w1 !== undefined && w2 !== undefined) {
       const x = (w2.samplesPerSec ?? 0) / (w1.samplesPerSec ?? Number.NaN);
-      ratios.push(`${mode}: strata 2 workers / 1 worker throughput ${x.toFixed(2)}×`);
+      const xSent = (w2.sentPerSec ?? 0) / (w1.sentPerSec ?? Number.NaN);
+      const busy = Math.min(w1.machineBusyPct ?? 0, w2.machineBusyPct ?? 0);
+      ratios.push(`${mode}: strata 2 workers / 1 worker throughput ${x.toFixed(2)}× scraped, ${xSent.toFixed(2)}× delivered` +
+        (busy >= 90 ? ` (machine ≥ ${busy.toFixed(0)}% busy in both: bound by the machine, not by the workers)` : ''));
       if (mode === 'saturation') {
         const t = target(`≥ ${MIN_SCALING}× 1 worker (saturation)`, x >= MIN_SCALING);
         verdicts.push({ name: 'strata 2 workers vs 1 worker', t, got: `${x.toFixed(2)}×` });
