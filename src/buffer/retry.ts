@@ -65,6 +65,12 @@ export interface RetryingSenderOptions {
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly jitter?: number;
+  /**
+   * What a send finds when the in-flight bound is reached: `drop_newest` (default) drops it and
+   * counts `buffer_full`; `block` waits for room (the caller's concurrency then bounds memory,
+   * and the wait pushes back on whoever produces the sends).
+   */
+  readonly fullPolicy?: typeof FullPolicy.DropNewest | typeof FullPolicy.Block;
   /** Called once per dropped send, after the counters are updated. */
   readonly onDrop?: (reason: DropReason, samples: number, detail: string) => void;
   /** Waits `ms`, rejecting when `signal` aborts; `timers/promises` by default (tests inject). */
@@ -95,7 +101,9 @@ export type Delivery =
   | { readonly delivered: false; readonly reason: DropReason; readonly detail: string; readonly attempts: number };
 
 export class RetryingSender {
-  readonly fullPolicy: FullPolicy = FullPolicy.DropNewest;
+  readonly fullPolicy: FullPolicy;
+  /** Sends waiting for room under the `block` policy, in arrival order. */
+  readonly #waiters: (() => void)[] = [];
   readonly sink: Sink;
   readonly maxInFlightBytes: number;
   readonly maxAttempts: number;
@@ -131,6 +139,7 @@ export class RetryingSender {
     this.maxAttempts = maxAttempts;
     this.backoff = { initialBackoffMs, maxBackoffMs, jitter };
     this.#onDrop = options.onDrop;
+    this.fullPolicy = options.fullPolicy ?? FullPolicy.DropNewest;
     this.#sleep = options.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }));
     this.#random = options.random ?? Math.random;
   }
@@ -153,6 +162,17 @@ export class RetryingSender {
   async send(messages: readonly Uint8Array[], samples: number, signal: AbortSignal): Promise<Delivery> {
     if (signal.aborted) return this.#drop(DropReason.Shutdown, samples, abortDetail(signal), 0);
     const bytes = byteLength(messages);
+    while (this.fullPolicy === FullPolicy.Block && this.#inFlightBytes > 0 && this.#inFlightBytes + bytes > this.maxInFlightBytes) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.#waiters.push(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+      if (signal.aborted) return this.#drop(DropReason.Shutdown, samples, abortDetail(signal), 0);
+    }
     if (this.#inFlightBytes > 0 && this.#inFlightBytes + bytes > this.maxInFlightBytes) {
       const detail =
         `${this.#inFlightBytes} bytes in flight + ${bytes} would exceed maxInFlightBytes ` +
@@ -188,6 +208,9 @@ export class RetryingSender {
       }
     } finally {
       this.#inFlightBytes -= bytes;
+      // Room was made: let the waiting sends check again, in order.
+      const waiters = this.#waiters.splice(0);
+      for (const wake of waiters) wake();
     }
   }
 

@@ -72,8 +72,11 @@ export class LaneSet {
     return this.laneOf(payload).push(payload, timeoutMs, signal);
   }
 
-  /** Takes from lane `own` first, else steals from the fullest other lane; null when all are empty. */
-  tryPop(own = 0): ChannelRecord | null {
+  /**
+   * Takes from lane `own` first, else steals from the fullest other lane holding more than
+   * `stealAbove` records; null when there is nothing to take.
+   */
+  tryPop(own = 0, stealAbove = 0): ChannelRecord | null {
     const mine = this.lanes[own]?.tryPop() ?? null;
     if (mine !== null || this.lanes.length === 1) return mine;
     let best: TargetChannel | null = null;
@@ -82,7 +85,7 @@ export class LaneSet {
       if (i === own) continue;
       const l = this.lanes[i] as TargetChannel;
       const d = l.size;
-      if (d > depth) {
+      if (d > depth && d > stealAbove) {
         depth = d;
         best = l;
       }

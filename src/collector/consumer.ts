@@ -98,6 +98,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const sink = createSink(spec.output, { workerIndex: task.workerIndex });
   const sender = new RetryingSender({
     sink,
+    fullPolicy: 'block', // a slow sink slows scraping (stale targets are counted) rather than dropping scraped samples
     onDrop: (reason: string, samples: number) => counters.drop(dropReasonOf(reason), samples),
   });
   const caches = new Map<string, SeriesCache>();
@@ -117,7 +118,8 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       await Promise.race(inflight);
       continue;
     }
-    const rec = channel.tryPop(task.workerIndex % channel.lanes.length) ?? (await own.pop(POP_WAIT_MS));
+    // Steal from another worker's lane only when its owner cannot take it all now.
+    const rec = channel.tryPop(task.workerIndex % channel.lanes.length, spec.scrape.concurrency) ?? (await own.pop(POP_WAIT_MS));
     if (rec === null) {
       if (channel.closed && channel.size === 0) break;
       reporter.maybeFlush();

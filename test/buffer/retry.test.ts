@@ -322,3 +322,47 @@ describe('the retrying sender', () => {
     ]);
   });
 });
+
+describe('the retrying sender with the block policy', () => {
+  /** A sink whose sends finish only when released, in order. */
+  class GatedSink implements Sink {
+    readonly kind = 'gated';
+    readonly pending: (() => void)[] = [];
+    sent = 0;
+    async send(): Promise<SendOutcome> {
+      await new Promise<void>((r) => this.pending.push(r));
+      this.sent++;
+      return ok;
+    }
+    async flush(): Promise<void> {}
+    async close(): Promise<void> {}
+  }
+
+  it('makes a send wait for room instead of dropping it, and delivers it once room is made', async () => {
+    const sink = new GatedSink();
+    const s = new RetryingSender({ sink, maxInFlightBytes: 100, fullPolicy: 'block' });
+    const first = s.send(msg(80), 8, never());
+    const second = s.send(msg(80), 8, never());
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sink.pending).toHaveLength(1); // the second waits for room, it is not dropped
+    sink.pending.shift()?.();
+    expect(await first).toMatchObject({ delivered: true });
+    await new Promise((r) => setTimeout(r, 20));
+    sink.pending.shift()?.();
+    expect(await second).toMatchObject({ delivered: true });
+    expect(s.counters.droppedSamples.buffer_full).toBe(0);
+    expect(s.counters.sentSamples).toBe(16);
+  });
+
+  it('drops a waiting send as shutdown when its signal aborts', async () => {
+    const sink = new GatedSink();
+    const s = new RetryingSender({ sink, maxInFlightBytes: 100, fullPolicy: 'block' });
+    void s.send(msg(80), 8, never());
+    const ac = new AbortController();
+    const waiting = s.send(msg(80), 5, ac.signal);
+    ac.abort();
+    expect(await waiting).toMatchObject({ delivered: false, reason: 'shutdown' });
+    expect(s.counters.droppedSamples.shutdown).toBe(5);
+    sink.pending.shift()?.();
+  });
+});
