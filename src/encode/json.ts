@@ -70,9 +70,9 @@ interface JsonMemo {
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
-/** Message buffers kept for reuse, at most, and the largest size pooled. */
+/** Message buffers kept for reuse, at most; smaller messages come from Node's buffer pool. */
 const MAX_POOLED = 16;
-const MAX_POOLED_BYTES = 4 << 20;
+const MIN_POOLED_BYTES = 16 * 1024;
 /** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
 const NUMBERS_ROOM = 64;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -100,10 +100,10 @@ export class JsonEncoder implements Encoder {
   readonly maxBytes: number;
   readonly memoise: boolean;
   #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
-  /** Size of pooled message buffers (maxBytes, when bounded), and the free ones. */
-  readonly #poolBytes: number;
+  /** Free message buffers, and every buffer this encoder made (only those come back). */
   readonly #pool: ArrayBuffer[] = [];
   readonly #pooled = new Set<ArrayBufferLike>();
+  readonly #mine = new WeakSet<ArrayBufferLike>();
   /** Number memo shared by series that are not memoised. */
   readonly #transient: JsonMemo = { head: new Uint8Array(0), mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
 
@@ -111,7 +111,6 @@ export class JsonEncoder implements Encoder {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
     this.maxBytes = Math.max(1, options.maxBytes ?? JSON_DEFAULT_MAX_BYTES);
     this.memoise = options.memoise ?? true;
-    this.#poolBytes = this.maxBytes <= MAX_POOLED_BYTES ? this.maxBytes : 0;
   }
 
   encode(batch: SampleBatch, defaultTimestamp: number | null, out: Uint8Array[] = []): Uint8Array[] {
@@ -126,30 +125,34 @@ export class JsonEncoder implements Encoder {
   recycle(messages: readonly Uint8Array[]): void {
     for (const m of messages) {
       const ab = m.buffer;
-      if (m.byteOffset === 0 && ab.byteLength === this.#poolBytes && this.#pool.length < MAX_POOLED && !this.#pooled.has(ab)) {
+      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#pool.length < MAX_POOLED && !this.#pooled.has(ab)) {
         this.#pooled.add(ab);
         this.#pool.push(ab as ArrayBuffer);
       }
     }
   }
 
-  /** A message of its own: pooled memory when it fits, else a new buffer. */
+  /** A message of its own: recycled memory when a pooled buffer is large enough, else new. */
   #copyOut(view: Uint8Array): Uint8Array {
-    if (view.length <= this.#poolBytes) {
-      const ab = this.#pool.pop();
-      if (ab !== undefined) {
+    const pool = this.#pool;
+    const len = view.length;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const ab = pool[i] as ArrayBuffer;
+      if (ab.byteLength >= len) {
+        pool[i] = pool[pool.length - 1] as ArrayBuffer;
+        pool.pop();
         this.#pooled.delete(ab);
-        const m = new Uint8Array(ab, 0, view.length);
-        m.set(view);
-        return m;
-      }
-      if (this.#poolBytes > 0) {
-        const m = new Uint8Array(new ArrayBuffer(this.#poolBytes), 0, view.length);
+        const m = new Uint8Array(ab, 0, len);
         m.set(view);
         return m;
       }
     }
-    return copyOut(view);
+    if (len < MIN_POOLED_BYTES) return copyOut(view);
+    // Room for a slightly larger message next time; uninitialised, like Buffer.allocUnsafe.
+    const m = Buffer.allocUnsafeSlow(len + (len >> 3)).subarray(0, len);
+    m.set(view);
+    this.#mine.add(m.buffer);
+    return m;
   }
 
   /**

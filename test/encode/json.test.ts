@@ -276,23 +276,23 @@ describe('the JSON encoder message pool', () => {
     SampleBatch.from(Array.from({ length: n }, (_, i) => ({ name: 'm', tags: { i: String(i) }, timestamp: 1, type: 'gauge' as const, value: v })));
 
   it('reuses the memory of recycled messages for later ones, with the right contents', () => {
-    const enc = new JsonEncoder({ maxSamples: 10, maxBytes: 4096 });
-    const first = enc.encode(batchOf(30, 1), 0);
+    const enc = new JsonEncoder({ maxSamples: 400, maxBytes: 1 << 20 });
+    const first = enc.encode(batchOf(1200, 1), 0);
     const firstBuffers = new Set(first.map((m) => m.buffer));
     enc.recycle(first);
-    const second = enc.encode(batchOf(30, 2), 0);
+    const second = enc.encode(batchOf(1200, 2), 0);
     expect(second.every((m) => firstBuffers.has(m.buffer))).toBe(true);
     const lines = second.map((m) => Buffer.from(m).toString()).join('').trim().split('\n');
-    expect(lines).toHaveLength(30);
+    expect(lines).toHaveLength(1200);
     expect(lines.every((l) => (JSON.parse(l) as Sample).value === 2)).toBe(true);
   });
 
   it('never hands out the same memory twice before it is recycled', () => {
-    const enc = new JsonEncoder({ maxSamples: 5, maxBytes: 4096 });
-    const a = enc.encode(batchOf(20, 1), 0);
+    const enc = new JsonEncoder({ maxSamples: 400, maxBytes: 1 << 20 });
+    const a = enc.encode(batchOf(1200, 1), 0);
     enc.recycle(a);
     enc.recycle(a); // recycling twice must not duplicate a buffer in the pool
-    const b = enc.encode(batchOf(40, 2), 0);
+    const b = enc.encode(batchOf(2400, 2), 0);
     expect(new Set(b.map((m) => m.buffer)).size).toBe(b.length);
   });
 });
