@@ -70,8 +70,8 @@ interface JsonMemo {
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
-/** Message buffers kept for reuse, at most; smaller messages come from Node's buffer pool. */
-const MAX_POOLED = 16;
+/** Bytes of message buffers kept for reuse, at most; small messages come from Node's pool. */
+const MAX_POOLED_BYTES = 32 << 20;
 const MIN_POOLED_BYTES = 16 * 1024;
 /** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
 const NUMBERS_ROOM = 64;
@@ -102,6 +102,7 @@ export class JsonEncoder implements Encoder {
   #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
   /** Free message buffers, and every buffer this encoder made (only those come back). */
   readonly #pool: ArrayBuffer[] = [];
+  #poolBytes = 0;
   readonly #pooled = new Set<ArrayBufferLike>();
   readonly #mine = new WeakSet<ArrayBufferLike>();
   /** Number memo shared by series that are not memoised. */
@@ -125,9 +126,10 @@ export class JsonEncoder implements Encoder {
   recycle(messages: readonly Uint8Array[]): void {
     for (const m of messages) {
       const ab = m.buffer;
-      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#pool.length < MAX_POOLED && !this.#pooled.has(ab)) {
+      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#poolBytes + ab.byteLength <= MAX_POOLED_BYTES && !this.#pooled.has(ab)) {
         this.#pooled.add(ab);
         this.#pool.push(ab as ArrayBuffer);
+        this.#poolBytes += ab.byteLength;
       }
     }
   }
@@ -142,6 +144,7 @@ export class JsonEncoder implements Encoder {
         pool[i] = pool[pool.length - 1] as ArrayBuffer;
         pool.pop();
         this.#pooled.delete(ab);
+        this.#poolBytes -= ab.byteLength;
         const m = new Uint8Array(ab, 0, len);
         m.set(view);
         return m;
