@@ -12,12 +12,41 @@ import { parseArgs } from 'node:util';
 import { JsonEncoder } from '../encode/json.js';
 import { ParseError, UsageError } from '../errors.js';
 import { ExpositionFormat, ExpositionParser } from '../parse/index.js';
+import type { SampleBatch } from '../sample.js';
+
+const BLOCK_BYTES = 4 << 20;
+
+/** Output held until the body has parsed: appended into 4 MiB blocks, one copy per byte. */
+class OutputBlocks {
+  readonly #full: Buffer[] = [];
+  #block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  #pos = 0;
+
+  readonly append = (bytes: Uint8Array): void => {
+    let off = 0;
+    while (off < bytes.length) {
+      if (this.#pos === this.#block.length) {
+        this.#full.push(this.#block);
+        this.#block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+        this.#pos = 0;
+      }
+      const n = Math.min(bytes.length - off, this.#block.length - this.#pos);
+      this.#block.set(bytes.subarray(off, off + n), this.#pos);
+      this.#pos += n;
+      off += n;
+    }
+  };
+
+  blocks(): Buffer[] {
+    return [...this.#full, this.#block.subarray(0, this.#pos)];
+  }
+}
+
+/** Bytes parsed between two encodes. */
+const SLICE_BYTES = 1 << 20;
 
 export const PARSE_USAGE = 'usage: strata parse [--format prometheus|openmetrics] [--max-line-bytes N] FILE|-';
 
-async function readStdin(parser: ExpositionParser): Promise<void> {
-  for await (const chunk of process.stdin) parser.push(chunk as Buffer);
-}
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -64,11 +93,29 @@ export async function parseCommand(argv: string[], io: CommandIO): Promise<numbe
     throw new UsageError(`--max-line-bytes must be a positive integer, got ${JSON.stringify(maxLine)}`);
   }
   const parser = new ExpositionParser(maxLineBytes === undefined ? { format } : { format, maxLineBytes });
-  let result;
+  // Parse and encode in slices: series die young (cheap garbage) instead of piling up, and the
+  // output is held until the whole body has parsed (all or nothing), then written.
+  const encoder = new JsonEncoder({ maxSamples: Number.MAX_SAFE_INTEGER, maxBytes: 1 << 20, memoise: false });
+  const out = new OutputBlocks();
+  const encode = (batch: SampleBatch): void => {
+    encoder.encodeTo(batch, null, out.append);
+  };
   try {
-    if (file === '-') await readStdin(parser);
-    else parser.push(readFileSync(file));
-    result = parser.end();
+    if (file === '-') {
+      for await (const chunk of process.stdin) {
+        parser.push(chunk as Buffer);
+        parser.takeSamples(encode);
+      }
+    } else {
+      const data = readFileSync(file);
+      for (let off = 0; off < data.length; off += SLICE_BYTES) {
+        parser.push(data.subarray(off, Math.min(data.length, off + SLICE_BYTES)));
+        parser.takeSamples(encode);
+      }
+    }
+    parser.takeSamples(encode);
+    const result = parser.end();
+    encode(result.batch);
   } catch (e) {
     if (e instanceof ParseError) {
       io.stderr.write(`${e.message}\n`);
@@ -76,17 +123,15 @@ export async function parseCommand(argv: string[], io: CommandIO): Promise<numbe
     }
     throw e;
   }
-  const encoder = new JsonEncoder({ maxSamples: Number.MAX_SAFE_INTEGER, maxBytes: 1 << 20, memoise: false });
   if (io.stdout === process.stdout) {
-    // Straight from the encoder's scratch buffer to fd 1, no copy per message.
     try {
-      encoder.encodeTo(result.batch, null, writeStdoutSync);
+      for (const block of out.blocks()) writeStdoutSync(block);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0; // the reader went away (| head)
       throw e;
     }
   } else {
-    for (const message of encoder.encode(result.batch, null)) io.stdout.write(message);
+    for (const block of out.blocks()) io.stdout.write(block);
   }
   return 0;
 }

@@ -113,6 +113,8 @@ export class ExpositionParser {
   #failed: ParseError | null = null;
   #done = false;
   readonly #retain: boolean;
+  /** Samples handed out by takeSamples. */
+  #taken = 0;
 
   constructor(options: ParseOptions = {}) {
     this.format = options.format ?? formatFromContentType(options.contentType);
@@ -141,6 +143,19 @@ export class ExpositionParser {
     }
   }
 
+  /**
+   * Hands the samples parsed so far to `consume` and empties the batch, so a long body can be
+   * encoded as it is parsed and its samples die young. The batch is valid only during the call.
+   * The body is still all or nothing: the caller must hold what it made of these samples until
+   * `end()` succeeds.
+   */
+  takeSamples(consume: (batch: SampleBatch) => void): void {
+    this.#check();
+    consume(this.#batch);
+    this.#taken += this.#batch.length;
+    this.#batch.clear();
+  }
+
   /** Parses what is left and returns the samples. Throws the first error of the body. */
   end(): ParseResult {
     this.#check();
@@ -157,7 +172,7 @@ export class ExpositionParser {
     }
     this.#done = true;
     this.#stats.lines = this.#cursor.lineNo;
-    this.#stats.samples = this.#batch.length;
+    this.#stats.samples = this.#taken + this.#batch.length;
     this.#cache.commit();
     return { batch: this.#batch, stats: this.#stats, format: this.format };
   }
