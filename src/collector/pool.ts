@@ -36,7 +36,7 @@ export function workerFile(): string {
 export interface PoolOptions {
   /** Receives what workers report (per-target status, histogram observations). */
   readonly onReport?: (key: string, report: ConsumerReport) => void;
-  /** Young generation size per worker in MB. Default 64. */
+  /** Young generation size per worker in MB. Default 32 (measured: 16–64 cost the same CPU; less is less RSS). */
   readonly youngGenerationMb?: number;
 }
 
@@ -60,7 +60,7 @@ export class CollectorPool implements PoolHandle {
       maxQueue: workers,
       idleTimeout: 60_000,
       atomics: 'async',
-      resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 64 },
+      resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 32 },
     });
     for (let i = 0; i < workers; i++) {
       const { port1, port2 } = new MessageChannel();
