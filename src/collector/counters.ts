@@ -12,16 +12,12 @@
  * - targets dropped: why a queued target was not scraped.
  */
 
+import { ScrapeFailure } from '../scrape/errors.js';
+
 export const ErrorReason = {
-  Timeout: 'timeout',
-  BodyTooLarge: 'body_too_large',
-  HttpStatus: 'http_status',
-  Connect: 'connect',
-  Reset: 'reset',
-  Tls: 'tls',
-  Decompress: 'decompress',
-  InvalidUrl: 'invalid_url',
-  Aborted: 'aborted',
+  // Why the scrape itself failed (src/scrape).
+  ...ScrapeFailure,
+  // Why a scraped body yielded nothing.
   Parse: 'parse',
   SampleLimit: 'sample_limit',
   Encode: 'encode',

@@ -38,6 +38,7 @@
  */
 import { type SampleBatch, type Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind, type MessageLimits, nonFiniteString } from './encoder.js';
+import { growScratch } from './scratch.js';
 
 export interface JsonEncoderOptions extends MessageLimits {
   /**
@@ -249,10 +250,8 @@ export class JsonEncoder implements Encoder {
 
   /** A scratch buffer of at least `size` bytes holding the current one's contents. */
   #grow(size: number): Buffer {
-    const next = Buffer.allocUnsafe(Math.max(size, this.#scratch.length * 2));
-    this.#scratch.copy(next);
-    this.#scratch = next;
-    return next;
+    this.#scratch = growScratch(this.#scratch, this.#scratch.length, size);
+    return this.#scratch;
   }
 }
 

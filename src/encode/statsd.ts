@@ -55,6 +55,7 @@
 import { ConfigError } from '../errors.js';
 import { type SampleBatch, type Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind } from './encoder.js';
+import { growScratch } from './scratch.js';
 
 export const StatsdTagStyle = {
   Dogstatsd: 'dogstatsd',
@@ -295,10 +296,8 @@ export class StatsdEncoder implements Encoder {
 
   /** A scratch buffer of at least `size` bytes holding the current one's contents. */
   #grow(size: number): Buffer {
-    const next = Buffer.allocUnsafe(Math.max(size, this.#scratch.length * 2));
-    this.#scratch.copy(next);
-    this.#scratch = next;
-    return next;
+    this.#scratch = growScratch(this.#scratch, this.#scratch.length, size);
+    return this.#scratch;
   }
 }
 
