@@ -33,7 +33,7 @@ import { ExpositionParser, SeriesCache } from '../parse/index.js';
 import { SampleBatch } from '../sample.js';
 import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';
 import { createSink } from '../sink/index.js';
-import { ControlState } from './control.js';
+import { Control, ControlState } from './control.js';
 import { DropReason, ErrorReason, SharedCounters, TargetDropReason } from './counters.js';
 
 export interface ConsumerTask {
@@ -82,6 +82,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const own = channel.lanes[task.workerIndex % channel.lanes.length] as TargetChannel;
   const counters = new SharedCounters(task.counters);
   const control = new Int32Array(task.control, 0, 1);
+  const held = new Control(task.control);
   const spec = task.spec;
   const scrapeAbort = new AbortController();
   // One listener per in-flight scrape and waiting send, removed after: not a leak.
@@ -162,10 +163,12 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     }
     counters.add('targetsTaken', 1);
     counters.add('inFlight', 1);
+    held.hold(1, 0);
     try {
       await collect(target);
     } finally {
       counters.add('inFlight', -1);
+      held.hold(-1, 0);
     }
   }
 
@@ -206,9 +209,22 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     }
     const collected = batch.length;
     counters.add('collected', collected);
+    const holding = { samples: collected };
+    held.hold(0, collected);
+    try {
+      await deliver(target, started, bytes, collected, holding);
+    } finally {
+      held.hold(0, -holding.samples);
+    }
+  }
+
+  /** Filters, encodes and sends the batch of one target; every sample ends sent or counted. */
+  async function deliver(target: Target, started: number, bytes: number, collected: number, holding: { samples: number }): Promise<void> {
     const stats = { filtered: 0, clamped: 0 };
     filter(batch, stats);
     counters.add('filtered', stats.filtered);
+    held.hold(0, -stats.filtered); // filtered samples are settled
+    holding.samples -= stats.filtered;
     counters.add('clamped', stats.clamped);
     let messages: Uint8Array[];
     const toSend = batch.length;

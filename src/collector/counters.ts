@@ -44,6 +44,8 @@ export const TargetDropReason = {
   CollectorDeleted: 'collector_deleted',
   CollectorDisabled: 'collector_disabled',
   TooLarge: 'record_too_large',
+  /** Taken by a worker that had to be terminated before it finished (grace period over). */
+  Shutdown: 'shutdown',
 } as const;
 export type TargetDropReason = (typeof TargetDropReason)[keyof typeof TargetDropReason];
 

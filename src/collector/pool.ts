@@ -19,6 +19,7 @@ import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
 import type { ConsumerReport, ConsumerTask } from './consumer.js';
 import { Control } from './control.js';
+import { DropReason, type SharedCounters, TargetDropReason } from './counters.js';
 
 /** The compiled worker entry point (workers/collector.ts → dist/workers/collector.js). */
 export function workerFile(): string {
@@ -44,12 +45,14 @@ export class CollectorPool implements PoolHandle {
   readonly key: string;
   readonly #piscina: Piscina;
   readonly #control = new Control();
+  readonly #counters: SharedCounters;
   readonly #tasks: Promise<unknown>[] = [];
   readonly #ports: MessagePort[] = [];
   #stopped: Promise<void> | null = null;
 
   constructor(ctx: PoolContext, options: PoolOptions = {}) {
     this.key = ctx.key;
+    this.#counters = ctx.counters;
     const workers = ctx.resource.spec.workers;
     this.#piscina = new Piscina({
       filename: workerFile(),
@@ -94,6 +97,11 @@ export class CollectorPool implements PoolHandle {
       clearTimeout(timer);
       if (outcome === 'timeout') this.#control.requestAbort();
       await this.#piscina.destroy();
+      // What terminated threads still held is lost: count it, so every sample has a number.
+      const targets = this.#control.heldTargets;
+      const samples = this.#control.heldSamples;
+      if (targets > 0) this.#counters.dropTarget(TargetDropReason.Shutdown, targets);
+      if (samples > 0) this.#counters.drop(DropReason.Shutdown, samples);
       for (const p of this.#ports) p.close();
     })();
     return this.#stopped;

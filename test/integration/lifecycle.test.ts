@@ -94,3 +94,33 @@ describe('lifecycle', () => {
     expect(engine.reloads).toEqual({ applied: 0, rejected: 1 });
   }, 20_000);
 });
+
+describe('a stop that outlasts its grace period', () => {
+  it('counts what the terminated workers held, as aborted scrapes or shutdown drops', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    let hits = 0;
+    const silent = createServer((s) => {
+      hits++;
+      sockets.push(s);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const dir = tempDir('strata-grace-');
+    const targets = Array.from({ length: 5 }, (_, i) => ({ url: `http://127.0.0.1:${port}/metrics?t=${i}`, labels: { i: String(i) } }));
+    const file = writeResources(
+      dir,
+      resourcesYaml({ output: `{file: {path: ${dir}/out.ndjson, maxBytes: 1048576}}`, extra: '  scrape: {timeoutSeconds: 30}' }, targets, 60),
+    );
+    const engine = startEngine(file, 300);
+    await engine.start();
+    await waitFor(() => hits >= 5, 5000, 'five scrapes hanging');
+    const started = Date.now();
+    await engine.stop();
+    expect(Date.now() - started).toBeLessThan(5000);
+    const st = statusOf(engine);
+    expect((st.errors.aborted ?? 0) + (st.targetsDropped.shutdown ?? 0)).toBe(5);
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  }, 20_000);
+});
