@@ -28,7 +28,7 @@ import { decodeTarget, type Target, targetKey } from '../discovery/target.js';
 import { createEncoder } from '../encode/index.js';
 import type { Encoder } from '../encode/index.js';
 import { ParseError, StrataError } from '../errors.js';
-import { compileFilters, type CompiledFilter } from '../filter/index.js';
+import { compileFilters } from '../filter/index.js';
 import { ExpositionParser, SeriesCache } from '../parse/index.js';
 import { SampleBatch } from '../sample.js';
 import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';

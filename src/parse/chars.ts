@@ -34,3 +34,7 @@ export const LBRACE = 0x7b;
 export const RBRACE = 0x7d;
 export const COMMA = 0x2c;
 export const EQUALS = 0x3d;
+
+/** `buf[start, end)` as a latin1 string (every byte one char): a key or an ASCII name, no decoding. */
+export const latin1 = (buf: Uint8Array, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);

@@ -21,7 +21,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ParseError, quote } from '../errors.js';
-import { SampleType, Series } from '../sample.js';
+import { SampleType } from '../sample.js';
+import { latin1 } from './chars.js';
 import { floatOk, formatGoFloat, parseFloatBytes } from './float.js';
 import { CacheEntry, type FamilyRecord, SampleRole, type SeriesCache } from './series-cache.js';
 import { L_ESCAPE, L_HIGH, type SeriesSyntax } from './series-syntax.js';
@@ -121,8 +122,6 @@ class NameResolution {
   }
 }
 
-const latin1 = (buf: Uint8Array, start: number, end: number): string =>
-  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 function sameBytes(a: Uint8Array, as: number, b: Uint8Array, bs: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (a[as + i] !== b[bs + i]) return false;
@@ -440,11 +439,6 @@ export class Flattener {
 
 }
 
-function indexOf(arr: readonly string[], n: number, s: string): number {
-  for (let i = 0; i < n; i++) if (arr[i] === s) return i;
-  return -1;
-}
-
 function decodeValue(buf: Uint8Array, vs: number, ve: number, flags: number, name: string, lineNo: number): string {
   let value: string;
   if (flags & L_HIGH) {
@@ -457,8 +451,6 @@ function decodeValue(buf: Uint8Array, vs: number, ve: number, flags: number, nam
   }
   return flags & L_ESCAPE ? unescapeLabelValue(value) : value;
 }
-
-const SMALL_LABEL_SET = 16;
 
 /** Sets a tag; `__proto__` is a valid label name and must become an own property. */
 function setTag(tags: Record<string, string>, key: string, value: string): void {

@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode, ParseError, quote } from '../errors.js';
 import { SampleBatch } from '../sample.js';
-import { C_BLANK, C_NAME, C_NAME_START, CHAR } from './chars.js';
+import { C_BLANK, C_NAME, C_NAME_START, CHAR, latin1 } from './chars.js';
 import { Entry, LineCursor } from './cursor.js';
 import { Flattener, OPENMETRICS_TYPES, PROMETHEUS_TYPES, sortedTagPairs } from './flatten.js';
 import { floatOk, parseFloatBytes, parseTimestampBytes } from './float.js';
@@ -79,10 +79,6 @@ export interface ParseResult {
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 
 const EOF_MARK = '# EOF';
-
-/** The latin1 string of `buf[start, end)`, the cache key of a series. */
-export const latin1 = (buf: Buffer, start: number, end: number): string =>
-  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -151,9 +151,6 @@ function parseLabels(buf: Uint8Array, i: number, le: number, lineNo: number, out
       if (c >= 0x80) flags |= L_HIGH;
       i++;
     }
-    if (i > le) {
-      throw new ParseError(lineNo, `unterminated value of label ${quote(buf, ns, ne)}: missing closing '"'`);
-    }
     const ve = i;
     i++;
     const k = n * 5;

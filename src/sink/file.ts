@@ -31,7 +31,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { Serial } from './serial.js';
 import {
   ABORTED,
   byteLength,
