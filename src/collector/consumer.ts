@@ -81,7 +81,6 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const channel = LaneSet.attach(task.lanes);
   const own = channel.lanes[task.workerIndex % channel.lanes.length] as TargetChannel;
   const counters = new SharedCounters(task.counters);
-  const control = new Int32Array(task.control, 0, 1);
   const held = new Control(task.control);
   const spec = task.spec;
   const scrapeAbort = new AbortController();
@@ -110,7 +109,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const inflight = new Set<Promise<void>>();
   let taken = 0;
 
-  const state = (): number => Atomics.load(control, 0);
+  const state = (): number => held.state;
   while (state() === ControlState.Running) {
     // Backpressure: while the sink is behind (half its in-flight bound used), take no new target;
     // queued targets wait in the channel (and are counted as stale if they wait too long)

@@ -237,8 +237,6 @@ export class Engine {
       this.#targets.set(key, new Map());
       this.metrics.registerCollectorSource(key, () => {
         const s = this.collectorStatus(key);
-        const rt = this.registry.get(key);
-        const c = rt?.counters.snapshot();
         return {
           collected: s?.metricsCollected ?? 0,
           filtered: s?.totalFiltered ?? 0,
@@ -246,7 +244,7 @@ export class Engine {
           sent: s?.totalSent ?? 0,
           errors: { ...(s?.errors ?? {}) },
           dropped: { ...(s?.dropped ?? {}) },
-          targetsDropped: { ...(c?.targetsDropped ?? {}) },
+          targetsDropped: { ...(s?.targetsDropped ?? {}) },
           targetsUp: s?.targetsUp ?? 0,
           channelDepth: s?.channelDepth ?? 0,
         };

@@ -65,7 +65,6 @@ export class Registry implements TargetQueue {
   /** Targets counted after their collector was deleted. */
   deletedDrops = 0;
   #closed = false;
-  readonly #bufferSizes = new Map<string, number>();
 
   constructor(options: RegistryOptions) {
     this.#poolFactory = options.poolFactory;
@@ -102,11 +101,11 @@ export class Registry implements TargetQueue {
     }
     const old = existing.pool;
     const oldChannel = existing.channel;
+    const was = existing.resource.spec;
     existing.resource = resource;
-    if (resource.spec.bufferSize !== this.#bufferSizes.get(key) || resource.spec.workers !== oldChannel.lanes.length) {
+    if (resource.spec.bufferSize !== was.bufferSize || resource.spec.workers !== was.workers) {
       existing.channel = this.#lanes(resource);
     }
-    this.#bufferSizes.set(key, resource.spec.bufferSize);
     existing.pool = resource.spec.enabled
       ? this.#poolFactory({ key, resource, channel: existing.channel, counters: existing.counters })
       : null;
@@ -122,7 +121,6 @@ export class Registry implements TargetQueue {
     const rt = this.#collectors.get(key);
     if (rt === undefined) return;
     this.#collectors.delete(key);
-    this.#bufferSizes.delete(key);
     rt.channel.close();
     if (rt.pool !== null) await rt.pool.stop(this.#graceMs);
     const left = rt.channel.drain().length;
@@ -199,7 +197,6 @@ export class Registry implements TargetQueue {
 
   /** One lane per worker, the Collector's bufferSize split across them. */
   #lanes(resource: Collector): LaneSet {
-    this.#bufferSizes.set(`${resource.metadata.namespace}/${resource.metadata.name}`, resource.spec.bufferSize);
     return new LaneSet({ lanes: resource.spec.workers, capacity: resource.spec.bufferSize, recordBytes: this.#recordBytes });
   }
 
