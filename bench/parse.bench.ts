@@ -11,10 +11,10 @@
  * scrape 1 has the same series with other values.
  *
  * Cases:
- * - strata cold: `parseExposition(body, { cache: new SeriesCache(), retainInput: true })`: a
+ * - strata cold: `parseExposition(body, { cache: new SeriesCache() })`: a
  *   target's first scrape, as a collector worker parses it.
  * - strata warm: as a collector worker parses a target it scraped before (one SeriesCache and
- *   one reused SampleBatch, `retainInput: true` since a scrape body is used once), one SeriesCache across iterations, alternating the scrape 0 and 1 payloads so
+ *   one reused SampleBatch), one SeriesCache across iterations, alternating the scrape 0 and 1 payloads so
  *   the values differ every time (the steady state of a target scraped on an interval).
  * - parse-prometheus-text-format: given the body already decoded to a string (it takes text), so
  *   the decode is not charged to it: this favours the peer.
@@ -60,7 +60,7 @@ if (parse.ok) {
     progress(COLD);
     const cold = measure({
       name: COLD,
-      fn: () => parseExposition(p0.body, { cache: new SeriesCache(), retainInput: true }),
+      fn: () => parseExposition(p0.body, { cache: new SeriesCache() }),
       samples: probe.stats.samples,
       bytes: p0.body.length,
     });
@@ -70,7 +70,7 @@ if (parse.ok) {
     let k = 0;
     const warm = measure({
       name: WARM,
-      fn: () => parseExposition((k++ & 1) === 0 ? p0.body : p1.body, { cache, batch, retainInput: true }),
+      fn: () => parseExposition((k++ & 1) === 0 ? p0.body : p1.body, { cache, batch }),
       samples: probe.stats.samples,
       bytes: (p0.body.length + p1.body.length) / 2,
     });

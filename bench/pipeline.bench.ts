@@ -57,7 +57,7 @@ if (parse.ok && filter.ok && encode.ok && typeof encode.mod.JsonEncoder === 'fun
     const stats = { filtered: 0, clamped: 0 };
     const pipeline = (body: Buffer): Uint8Array[] => {
       // As a collector worker runs it: one batch per worker, scrape bodies used once.
-      const { batch } = parseExposition(body, { cache, targetTags: TARGET_TAGS, batch: reused, retainInput: true });
+      const { batch } = parseExposition(body, { cache, targetTags: TARGET_TAGS, batch: reused });
       clip(batch, stats);
       return encoder.encode(batch, SCRAPE_TIME);
     };

@@ -74,6 +74,7 @@ export type ConsumerReport =
   | { kind: 'done'; workerIndex: number };
 
 const MAX_TARGET_CACHES = 10_000;
+const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const REPORT_EVERY_MS = 1000;
 const POP_WAIT_MS = 100;
 
@@ -99,12 +100,18 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const sender = new RetryingSender({
     sink,
     fullPolicy: 'block', // a slow sink slows scraping (stale targets are counted) rather than dropping scraped samples
+    // A few targets' messages (a 10k-series target is ~3 MB of JSON): enough to keep the sink
+    // busy, and the consumer takes no new target past half of it.
+    maxInFlightBytes: IN_FLIGHT_BYTES,
     onDrop: (reason: string, samples: number) => counters.drop(dropReasonOf(reason), samples),
   });
   const caches = new Map<string, SeriesCache>();
-  // Parse → filter → encode runs synchronously (no await in between), so one batch serves every
-  // scrape of this worker and grows once to the largest target.
-  const batch = new SampleBatch(4096);
+  // A body is parsed as it arrives, so every scrape in flight fills its own batch; pooled, so
+  // each grows once to the largest target it has held.
+  const batches: SampleBatch[] = [];
+  // Caches whose target is being scraped: a second scrape of the same target (an interval
+  // shorter than its scrape) parses without one rather than interleave with the first.
+  const busy = new Set<SeriesCache>();
   const reporter = new Reporter(task.port, task.workerIndex);
   const inflight = new Set<Promise<void>>();
   let taken = 0;
@@ -172,28 +179,47 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   }
 
   async function collect(target: Target): Promise<void> {
-    const started = Date.now();
-    const key = targetKey(target);
-    let bytes = 0;
+    const batch = batches.pop() ?? new SampleBatch(4096);
     try {
-      const res = await scraper.scrape(target.url, scrapeAbort.signal);
-      bytes = res.bytes;
-      const cache = cacheFor(key);
-      // Chunks straight from the decompressor: no joined copy of the body.
-      const parser = new ExpositionParser({
-        cache,
-        ...(res.contentType === undefined ? {} : { contentType: res.contentType }),
+      await collectInto(target, batch);
+    } finally {
+      batch.clear();
+      batches.push(batch);
+    }
+  }
+
+  async function collectInto(target: Target, batch: SampleBatch): Promise<void> {
+    const started = Date.now();
+    let bytes = 0;
+    let cache: SeriesCache | undefined = cacheFor(targetKey(target));
+    if (busy.has(cache)) cache = undefined;
+    else busy.add(cache);
+    let parser: ExpositionParser | undefined;
+    const open = (contentType: string | undefined): ExpositionParser =>
+      new ExpositionParser({
+        ...(cache === undefined ? {} : { cache }),
+        ...(contentType === undefined ? {} : { contentType }),
         targetTags: target.labels,
         maxLineBytes: spec.scrape.maxLineBytes,
         batch,
-        retainInput: true, // each chunk is a fresh buffer, used once
       });
-      for (const chunk of res.chunks) parser.push(chunk);
+    try {
+      // Parsed chunk by chunk as the body arrives: no chunk outlives its turn, so a scrape leaves
+      // nothing for the old generation (the series cache copies the lines it keeps).
+      const res = await scraper.scrape(target.url, scrapeAbort.signal, (chunk, contentType) => {
+        parser ??= open(contentType);
+        parser.push(chunk);
+      });
+      bytes = res.bytes;
+      parser ??= open(res.contentType);
       parser.end();
     } catch (e) {
+      parser?.abort();
       const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;
       fail(target, started, bytes, reason, e);
       return;
+    } finally {
+      if (cache !== undefined) busy.delete(cache);
     }
     const parsed = batch.length;
     const limit = spec.scrape.sampleLimit;
@@ -211,14 +237,14 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     const holding = { samples: collected };
     held.hold(0, collected);
     try {
-      await deliver(target, started, bytes, collected, holding);
+      await deliver(target, batch, started, bytes, collected, holding);
     } finally {
       held.hold(0, -holding.samples);
     }
   }
 
   /** Filters, encodes and sends the batch of one target; every sample ends sent or counted. */
-  async function deliver(target: Target, started: number, bytes: number, collected: number, holding: { samples: number }): Promise<void> {
+  async function deliver(target: Target, batch: SampleBatch, started: number, bytes: number, collected: number, holding: { samples: number }): Promise<void> {
     const stats = { filtered: 0, clamped: 0 };
     filter(batch, stats);
     counters.add('filtered', stats.filtered);

@@ -46,12 +46,6 @@ export interface ParseOptions {
   readonly maxBodyBytes?: number;
   /** Batch to fill (cleared first); a new one when absent. */
   readonly batch?: SampleBatch;
-  /**
-   * Let the series cache keep references to the pushed chunks instead of copying their lines:
-   * faster, but the caller must not modify a chunk until the next scrape with this cache has
-   * ended (true for a scrape body that is used once, as the collector's are). Default false.
-   */
-  readonly retainInput?: boolean;
 }
 
 export interface ParseStats {
@@ -108,7 +102,6 @@ export class ExpositionParser {
   #sawEof = false;
   #failed: ParseError | null = null;
   #done = false;
-  readonly #retain: boolean;
   /** Samples handed out by takeSamples. */
   #taken = 0;
 
@@ -123,7 +116,6 @@ export class ExpositionParser {
     this.#flattener.begin(this.#epoch);
     this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-    this.#retain = options.retainInput === true;
     // A repeated scrape has about as many samples as the last one: size for that.
     this.#batch = options.batch ?? new SampleBatch(Math.max(1024, this.#cache.size));
     this.#batch.clear();
@@ -171,6 +163,15 @@ export class ExpositionParser {
     this.#stats.samples = this.#taken + this.#batch.length;
     this.#cache.commit();
     return { batch: this.#batch, stats: this.#stats, format: this.format };
+  }
+
+  /**
+   * Gives up on this body (its scrape failed): the cache keeps the previous scrape's series and
+   * the batch is cleared. Idempotent; the parser takes nothing after it.
+   */
+  abort(): void {
+    if (this.#done || this.#failed !== null) return;
+    this.#fail(new ParseError(this.#cursor.lineNo + 1, 'the body was abandoned'));
   }
 
   #check(): void {
@@ -242,7 +243,7 @@ export class ExpositionParser {
   #region(buf: Buffer, start: number, end: number, lastUnterminated: boolean): void {
     const cur = this.#cursor;
     cur.reset(buf, start, end, lastUnterminated);
-    this.#cache.region(buf, start, end, !this.#retain || buf === this.#carry);
+    this.#cache.region(buf);
     this.#flattener.forgetPrevious();
     const om = this.#om;
     for (;;) {

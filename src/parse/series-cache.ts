@@ -2,12 +2,13 @@
  * The per-target series cache (Prometheus' scrape cache, for flattened samples).
  *
  * A target scraped again mostly repeats the series of its last scrape, byte for byte and in the
- * same order. The cache keeps the raw bytes of every series line of the last successful scrape
- * (`name{labels}` as exposed, in an arena: one copy of the body's line regions) with the entry
- * built for it, by ordinal. A new scrape predicts that its k-th series is the previous scrape's
- * k-th and checks the bytes with one memcmp: no hashing, no string, no allocation. When the
- * prediction fails (a series appeared or vanished), a hash index over the previous scrape's
- * series is built once and the prediction re-synchronises on the match it finds.
+ * same order. The cache keeps the raw bytes of every series of the last successful scrape
+ * (`name{labels}` as exposed), each stored once in the target's arena, with the entry built for
+ * it, by ordinal. A new scrape predicts that its k-th series is the previous scrape's k-th and
+ * checks the bytes with one memcmp: no hashing, no string, no allocation, and no copy (a series
+ * seen again keeps its stored bytes; only a new series is appended). When the prediction fails
+ * (a series appeared or vanished), a hash index over the previous scrape's series is built once
+ * and the prediction re-synchronises on the match it finds.
  *
  * Invariants:
  * - Only series that passed full validation are recorded, so a hit proves the bytes are valid.
@@ -19,8 +20,9 @@
  *   successful scrape replaces the previous record, so series that stopped appearing are
  *   forgotten; a failed scrape keeps the previous record untouched.
  * - One scrape at a time per cache (a cache belongs to one target).
- * Memory: two arenas (the previous scrape's and the one being filled) of about the body's size,
- * reused across scrapes, plus one entry per series.
+ * Memory: one arena per target of about its series' bytes (values, timestamps and comments are
+ * not kept), compacted when series that vanished take more than the live ones, plus one entry
+ * per series. The scrape body is never referenced after the scrape.
  */
 import { Series, type SampleType, type Tags } from '../sample.js';
 
@@ -68,38 +70,21 @@ export class CacheEntry extends Series {
   }
 }
 
-/** The series of one scrape, by ordinal, with their bytes in an arena. */
-class ScrapeRecord {
-  arena: Buffer = Buffer.allocUnsafe(0);
-  arenaLen = 0;
+/** The series of one scrape, by ordinal: where their bytes are in the arena, and their entries. */
+class Ordinals {
   starts = new Int32Array(256);
   ends = new Int32Array(256);
-  /** The buffer each series' bytes are in: the arena, or the caller's body when retained. */
-  bufs: Buffer[] = [];
   entries: CacheEntry[] = [];
   count = 0;
+  /** Sum of the series' lengths (a series listed twice counts twice). */
+  bytes = 0;
 
   reset(): void {
-    this.arenaLen = 0;
     this.count = 0;
+    this.bytes = 0;
   }
 
-  /** Copies `buf[start, end)` into the arena; returns what to add to a buf offset to get an arena offset. */
-  copy(buf: Buffer, start: number, end: number): number {
-    const n = end - start;
-    const need = this.arenaLen + n;
-    if (need > this.arena.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.arena.length * 2, 4096));
-      this.arena.copy(grown, 0, 0, this.arenaLen);
-      this.arena = grown;
-    }
-    buf.copy(this.arena, this.arenaLen, start, end);
-    const delta = this.arenaLen - start;
-    this.arenaLen = need;
-    return delta;
-  }
-
-  add(buf: Buffer, start: number, end: number, entry: CacheEntry): void {
+  add(start: number, end: number, entry: CacheEntry): void {
     const k = this.count;
     if (k === this.starts.length) {
       const s = new Int32Array(k * 2);
@@ -111,19 +96,19 @@ class ScrapeRecord {
     }
     this.starts[k] = start;
     this.ends[k] = end;
-    this.bufs[k] = buf;
     this.entries[k] = entry;
     this.count = k + 1;
+    this.bytes += end - start;
   }
 
   /** Drops references beyond `count` so forgotten series can be collected. */
   trim(): void {
-    if (this.entries.length > this.count) {
-      this.entries.length = this.count;
-      this.bufs.length = this.count;
-    }
+    if (this.entries.length > this.count) this.entries.length = this.count;
   }
 }
+
+/** Arena slack: below this much waste, no compaction. */
+const ARENA_SLACK = 64 * 1024;
 
 export interface SeriesCacheOptions {
   /** Most series remembered per target; beyond it series are parsed uncached. Default 500,000. */
@@ -145,13 +130,19 @@ export class SeriesCache {
   epoch = 0;
   /** Target tags the cached series were built with; a change empties the cache. */
   tagsKey = '';
-  #prev = new ScrapeRecord();
-  #cur = new ScrapeRecord();
+  #prev = new Ordinals();
+  #cur = new Ordinals();
+  /** Series bytes of #prev (and of the series #cur added so far), each stored once. */
+  #arena: Buffer = Buffer.allocUnsafeSlow(0);
+  #arenaLen = 0;
+  /** The entry of the last lookup hit and where its bytes are: record() reuses them. */
+  #hit: CacheEntry | undefined = undefined;
+  #hitStart = 0;
+  #hitEnd = 0;
   /** Open-addressing index over #prev (ordinal + 1, 0 = empty); built on the first miss. */
   #index: Int32Array | null = null;
   /** Predicted previous ordinal = current ordinal + shift. */
   #shift = 0;
-  #delta = 0;
   #regionBuf: Buffer = Buffer.alloc(0);
   #active = false;
 
@@ -164,6 +155,11 @@ export class SeriesCache {
     return this.#prev.count;
   }
 
+  /** Bytes the cache holds for series bytes (its arena's size). */
+  get arenaBytes(): number {
+    return this.#arena.length;
+  }
+
   /** Whether this cache records series at all (`maxSeries` > 0). */
   get enabled(): boolean {
     return this.maxSeries > 0;
@@ -174,6 +170,7 @@ export class SeriesCache {
     if (tagsKey !== this.tagsKey) {
       this.#prev.reset();
       this.#prev.trim();
+      this.#arenaLen = 0;
       this.tagsKey = tagsKey;
     }
     if (this.families.size > Math.max(this.maxSeries, 10_000)) this.families.clear();
@@ -193,21 +190,9 @@ export class SeriesCache {
     return rec;
   }
 
-  /**
-   * Records the line region `buf[start, end)` of this scrape; call before looking up its lines.
-   * With `copy` false the cache keeps a reference to `buf` itself until the scrape after next,
-   * so the caller must not change it (a scrape body nobody reuses); otherwise the region is
-   * copied into the cache's arena.
-   */
-  region(buf: Buffer, start: number, end: number, copy = true): void {
-    if (this.maxSeries <= 0) return;
-    if (copy) {
-      this.#delta = this.#cur.copy(buf, start, end);
-      this.#regionBuf = this.#cur.arena;
-    } else {
-      this.#delta = 0;
-      this.#regionBuf = buf;
-    }
+  /** Sets the buffer the next lookups and records are in (not kept after the scrape). */
+  region(buf: Buffer): void {
+    this.#regionBuf = buf;
   }
 
   /**
@@ -215,14 +200,16 @@ export class SeriesCache {
    * or undefined. Does not check TYPE validity (see CacheEntry.validIn).
    */
   lookup(buf: Buffer, start: number, end: number): CacheEntry | undefined {
+    this.#hit = undefined;
     const prev = this.#prev;
     if (prev.count === 0) return undefined;
     const len = end - start;
+    const arena = this.#arena;
     const j = this.#cur.count + this.#shift;
     if (j >= 0 && j < prev.count) {
       const ps = prev.starts[j] as number;
       const pe = prev.ends[j] as number;
-      if (pe - ps === len && buf.compare(prev.bufs[j] as Buffer, ps, pe, start, end) === 0) return prev.entries[j];
+      if (pe - ps === len && buf.compare(arena, ps, pe, start, end) === 0) return this.#hitAt(ps, pe, prev.entries[j] as CacheEntry);
     }
     let index = this.#index;
     if (index === null) index = this.#buildIndex();
@@ -233,17 +220,63 @@ export class SeriesCache {
       const o = slot - 1;
       const ps = prev.starts[o] as number;
       const pe = prev.ends[o] as number;
-      if (pe - ps === len && buf.compare(prev.bufs[o] as Buffer, ps, pe, start, end) === 0) {
+      if (pe - ps === len && buf.compare(arena, ps, pe, start, end) === 0) {
         this.#shift = o - this.#cur.count;
-        return prev.entries[o];
+        return this.#hitAt(ps, pe, prev.entries[o] as CacheEntry);
       }
     }
   }
 
-  /** Remembers the series `buf[start, end)` (inside the last region) for the next scrape. */
+  #hitAt(start: number, end: number, entry: CacheEntry): CacheEntry {
+    this.#hit = entry;
+    this.#hitStart = start;
+    this.#hitEnd = end;
+    return entry;
+  }
+
+  /**
+   * Remembers the series `buf[start, end)` (inside the last region) for the next scrape. The
+   * entry of the last lookup keeps its stored bytes; any other is copied into the arena.
+   */
   record(start: number, end: number, entry: CacheEntry): void {
     const cur = this.#cur;
-    if (cur.count < this.maxSeries) cur.add(this.#regionBuf, start + this.#delta, end + this.#delta, entry);
+    if (cur.count >= this.maxSeries) return;
+    if (entry === this.#hit) {
+      this.#hit = undefined;
+      cur.add(this.#hitStart, this.#hitEnd, entry);
+      return;
+    }
+    const n = end - start;
+    const at = this.#arenaLen;
+    if (at + n > this.#arena.length) this.#resize(Math.max(at + n, (this.#arena.length * 1.5) | 0, 4096), false);
+    this.#regionBuf.copy(this.#arena, at, start, end);
+    this.#arenaLen = at + n;
+    cur.add(at, at + n, entry);
+  }
+
+  /**
+   * A new arena of `size` bytes. With `compact`, it holds only #prev's series (in ordinal order,
+   * #prev's offsets rewritten); otherwise everything stored so far, at the same offsets.
+   */
+  #resize(size: number, compact: boolean): void {
+    const old = this.#arena;
+    const arena = Buffer.allocUnsafeSlow(size);
+    if (!compact) {
+      old.copy(arena, 0, 0, this.#arenaLen);
+    } else {
+      const prev = this.#prev;
+      let at = 0;
+      for (let k = 0; k < prev.count; k++) {
+        const s = prev.starts[k] as number;
+        const e = prev.ends[k] as number;
+        old.copy(arena, at, s, e);
+        prev.starts[k] = at;
+        at += e - s;
+        prev.ends[k] = at;
+      }
+      this.#arenaLen = at;
+    }
+    this.#arena = arena;
   }
 
   /** Ends a successful scrape: its series become the ones the next scrape is checked against. */
@@ -257,14 +290,22 @@ export class SeriesCache {
     done.trim();
     this.#cur.reset();
     this.#index = null;
+    this.#hit = undefined;
+    // Series that vanished (or a failed scrape's new ones) leave dead bytes; an arena much
+    // larger than the live series is rebuilt from them.
+    const live = done.bytes;
+    if (this.#arenaLen > 2 * live + ARENA_SLACK || this.#arena.length > 1.5 * live + 2 * ARENA_SLACK) {
+      this.#resize(live + (live >> 3) + ARENA_SLACK, true);
+    }
   }
 
   /** Ends a failed scrape: the previous scrape's series stay. */
   abort(): void {
     this.#active = false;
     this.#cur.reset();
-    this.#cur.trim(); // keep no reference to the failed scrape's body
+    this.#cur.trim();
     this.#index = null;
+    this.#hit = undefined;
   }
 
   clear(): void {
@@ -272,6 +313,9 @@ export class SeriesCache {
     this.#prev.trim();
     this.#cur.reset();
     this.#cur.trim();
+    this.#arena = Buffer.allocUnsafeSlow(0);
+    this.#arenaLen = 0;
+    this.#hit = undefined;
     this.#index = null;
     this.families.clear();
   }
@@ -283,7 +327,7 @@ export class SeriesCache {
     const index = new Int32Array(size);
     const mask = size - 1;
     for (let o = 0; o < prev.count; o++) {
-      let i = hashBytes(prev.bufs[o] as Buffer, prev.starts[o] as number, prev.ends[o] as number) & mask;
+      let i = hashBytes(this.#arena, prev.starts[o] as number, prev.ends[o] as number) & mask;
       while (index[i] !== 0) i = (i + 1) & mask;
       index[i] = o + 1;
     }

@@ -63,10 +63,17 @@ export interface ScrapeOptions {
   maxSockets?: number;
 }
 
+/**
+ * Takes the decompressed body chunk by chunk as it arrives, with the response's Content-Type,
+ * instead of the scraper collecting it. A chunk is valid only during the call. A throw fails the
+ * scrape with what was thrown (the scrape promise rejects with it, not with a `ScrapeError`).
+ */
+export type BodyConsumer = (chunk: Buffer, contentType: string | undefined) => void;
+
 export interface ScrapeResult {
-  /** The body, decompressed (joined from `chunks` on first use). */
+  /** The body, decompressed (joined from `chunks` on first use); empty when it was streamed. */
   readonly body: Buffer;
-  /** The body as received, in order: a streaming parser takes these without joining them. */
+  /** The body as received, in order; empty when it was streamed to a `BodyConsumer`. */
   readonly chunks: readonly Buffer[];
   contentType: string | undefined;
   status: number;
@@ -191,9 +198,12 @@ export class Scraper {
 
   /**
    * Scrapes `url` once. Resolves with the decompressed body, or rejects with a `ScrapeError`;
-   * never throws synchronously. `signal` aborts the scrape (reason `aborted`).
+   * never throws synchronously. `signal` aborts the scrape (reason `aborted`). With `consume`,
+   * the body goes to it as it arrives and is not kept: a scrape's chunks then die young instead
+   * of living (and being promoted by the GC) until the last byte, which is what makes repeated
+   * large scrapes cheap for the garbage collector.
    */
-  scrape(url: string, signal?: AbortSignal): Promise<ScrapeResult> {
+  scrape(url: string, signal?: AbortSignal, consume?: BodyConsumer): Promise<ScrapeResult> {
     return new Promise<ScrapeResult>((resolve, reject) => {
       let target: URL;
       try {
@@ -216,7 +226,7 @@ export class Scraper {
         reject(aborted(display, signal));
         return;
       }
-      new Exchange(this.#core, target, display, signal, resolve, reject).start();
+      new Exchange(this.#core, target, display, signal, consume, resolve, reject).start();
     });
   }
 
@@ -249,8 +259,9 @@ class Exchange {
   readonly #url: string;
   readonly #https: boolean;
   readonly #signal: AbortSignal | undefined;
+  readonly #consume: BodyConsumer | undefined;
   readonly #resolve: (result: ScrapeResult) => void;
-  readonly #reject: (err: ScrapeError) => void;
+  readonly #reject: (err: unknown) => void;
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #req: http.ClientRequest | undefined;
@@ -273,14 +284,16 @@ class Exchange {
     target: URL,
     display: string,
     signal: AbortSignal | undefined,
+    consume: BodyConsumer | undefined,
     resolve: (result: ScrapeResult) => void,
-    reject: (err: ScrapeError) => void,
+    reject: (err: unknown) => void,
   ) {
     this.#core = core;
     this.#target = target;
     this.#url = display;
     this.#https = target.protocol === 'https:';
     this.#signal = signal;
+    this.#consume = consume;
     this.#resolve = resolve;
     this.#reject = reject;
   }
@@ -442,7 +455,15 @@ class Exchange {
       return;
     }
     this.#bytes = bytes;
-    this.#chunks.push(chunk);
+    if (this.#consume === undefined) {
+      this.#chunks.push(chunk);
+      return;
+    }
+    try {
+      this.#consume(chunk, this.#contentType);
+    } catch (err) {
+      this.#fail(err);
+    }
   }
 
   #finish(): void {
@@ -454,7 +475,8 @@ class Exchange {
     if (this.#res !== undefined && !this.#res.readableEnded) this.#req?.destroy();
     const chunks = this.#chunks;
     this.#chunks = [];
-    const total = this.#bytes;
+    // A streamed body was handed out as it came: nothing is kept.
+    const total = this.#consume === undefined ? this.#bytes : 0;
     let body: Buffer | undefined;
     this.#resolve({
       get body(): Buffer {
@@ -603,7 +625,7 @@ class Exchange {
     );
   }
 
-  #fail(err: ScrapeError): void {
+  #fail(err: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#cleanup();

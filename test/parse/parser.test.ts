@@ -299,6 +299,38 @@ describe('the series cache', () => {
     expect(() => parseExposition(Buffer.from('a{x="1"} zz\n'), { cache })).toThrow('line 1: invalid value "zz"');
   });
 
+  it('keeps no reference to the scrape body: the body can be overwritten after the scrape', () => {
+    const cache = new SeriesCache();
+    const body = Buffer.from(first);
+    parseExposition(body, { cache });
+    body.fill(0x78); // 'x': the previous scrape's memory reused for something else
+    const b = parseExposition(Buffer.from(second), { cache });
+    expect(b.stats.cacheHits).toBe(5);
+    expect(b.batch.toSamples(null)).toEqual(parseExposition(Buffer.from(second)).batch.toSamples(null));
+  });
+
+  it('stores each series once and stays bounded while series come and go', () => {
+    const cache = new SeriesCache();
+    const body = (gen: number): Buffer => {
+      const lines: string[] = [];
+      for (let i = 0; i < 2000; i++) lines.push(`m{pod="pod-${i}",gen="${i < 1000 ? 0 : gen}",long="${'v'.repeat(60)}"} ${gen}`);
+      return Buffer.from(`${lines.join('\n')}\n`);
+    };
+    const seriesBytes = (b: Buffer): number => b.toString().split('\n').filter((l) => l !== '').reduce((n, l) => n + l.lastIndexOf(' '), 0);
+    let maxArena = 0;
+    for (let gen = 1; gen <= 30; gen++) {
+      const b = body(gen);
+      const r = parseExposition(b, { cache });
+      // Half the series are the same every scrape, half are new.
+      expect(r.stats.cacheHits).toBe(gen === 1 ? 0 : 1000);
+      expect(r.batch.toSamples(null)).toEqual(parseExposition(b).batch.toSamples(null));
+      maxArena = Math.max(maxArena, cache.arenaBytes);
+      if (gen === 1) expect(cache.arenaBytes).toBeLessThan(1.5 * seriesBytes(b) + 128 * 1024);
+    }
+    // Vanished series do not pile up: the arena stays within a small multiple of one scrape's series.
+    expect(maxArena).toBeLessThan(3 * seriesBytes(body(1)) + 256 * 1024);
+  });
+
   it('empties itself when the target tags change', () => {
     const cache = new SeriesCache();
     parseExposition(Buffer.from('a 1\n'), { cache, targetTags: { pod: 'x' } });

@@ -131,6 +131,31 @@ describe('Scraper against a well-behaved target', () => {
     expect(result.contentType).toBe('text/plain');
   });
 
+  it('streams a gzip body to a consumer as it arrives, keeping none of it', async () => {
+    const parts: string[] = [];
+    const types = new Set<string | undefined>();
+    const result = await scraper.scrape(`${server.url}/gzip`, undefined, (chunk, contentType) => {
+      parts.push(chunk.toString());
+      types.add(contentType);
+    });
+    expect(parts.join('')).toBe(EXPOSITION);
+    expect([...types]).toEqual(['application/openmetrics-text; version=1.0.0']);
+    expect(result.chunks).toEqual([]);
+    expect(result.body.length).toBe(0);
+    expect(result.bytes).toBe(Buffer.byteLength(EXPOSITION));
+  });
+
+  it('fails the scrape with what the consumer throws, and frees the socket', async () => {
+    const boom = new Error('the parser refused line 3');
+    await expect(
+      scraper.scrape(`${server.url}/chunked`, undefined, () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    const again = await scraper.scrape(`${server.url}/metrics`);
+    expect(again.body.toString()).toBe(EXPOSITION);
+  });
+
   it('passes a missing content type through as undefined and accepts an empty 204', async () => {
     expect((await scraper.scrape(`${server.url}/no-type`)).contentType).toBeUndefined();
     const empty = await scraper.scrape(`${server.url}/empty`);
