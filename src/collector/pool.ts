@@ -5,7 +5,8 @@
  * Piscina is configured explicitly: exactly `workers` threads (minThreads = maxThreads), one task
  * per thread, a bounded queue (`maxQueue` = workers: the pool only ever holds its consumers),
  * `atomics: 'async'` (the default 'sync' would park idle threads, sockets and all) and
- * `resourceLimits` (a larger young generation: parsing builds many short-lived objects).
+ * `resourceLimits` (a larger young generation: parsing builds many short-lived objects). The
+ * process's GC is tuned once, before the first pool starts (see gc.ts).
  *
  * Stopping: a shared control word asks the consumers to stop taking targets; they finish the
  * scrapes they hold, flush their sinks and return. If that takes longer than the grace period
@@ -19,6 +20,7 @@ import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
 import type { ConsumerReport, ConsumerTask } from './consumer.js';
 import { Control } from './control.js';
+import { tuneCollectorGc } from './gc.js';
 import { DropReason, type SharedCounters, TargetDropReason } from './counters.js';
 
 /** The compiled worker entry point (workers/collector.ts → dist/workers/collector.js). */
@@ -54,6 +56,7 @@ export class CollectorPool implements PoolHandle {
     this.key = ctx.key;
     this.#counters = ctx.counters;
     const workers = ctx.resource.spec.workers;
+    tuneCollectorGc();
     this.#piscina = new Piscina({
       filename: workerFile(),
       name: 'default',
