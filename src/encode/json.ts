@@ -71,8 +71,12 @@ interface JsonMemo {
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
-/** Bytes of message buffers kept for reuse, at most; small messages come from Node's pool. */
-const MAX_POOLED_BYTES = 32 << 20;
+/**
+ * Bytes of message buffers kept for reuse, at most; small messages come from Node's pool. A
+ * worker has a few targets' messages in flight (the collector bounds them at 16 MiB); more than
+ * that would only be resident memory nobody uses.
+ */
+const MAX_POOLED_BYTES = 8 << 20;
 const MIN_POOLED_BYTES = 16 * 1024;
 /** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
 const NUMBERS_ROOM = 64;
