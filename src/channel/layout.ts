@@ -1,15 +1,27 @@
 /**
  * The byte layout of a target channel inside a SharedArrayBuffer, shared by every thread that
  * attaches to it. Everything a thread needs to attach (capacity, slot count, record size,
- * flags) is in the header, so a buffer alone is enough to rebuild the channel in a new worker.
+ * strides, flags) is in the header, so a buffer alone is enough to rebuild the channel in a new
+ * worker.
+ *
+ * Why a record is split (layout version 2): positions only grow, so every slot is written once
+ * per lap, and a page of shared memory becomes resident the first time it is written. Had each
+ * slot room for a whole `recordBytes` record, one lap would make the whole channel resident
+ * (capacity × recordBytes: ~34 MB for 10,000 records of 2 KiB) even though records are
+ * typically a few hundred bytes. So a slot holds only the first `INLINE_BYTES` bytes of its
+ * record, densely packed, and the rest of a longer record goes to that slot's area in a
+ * separate overflow region that only long records ever write. Resident memory then stays
+ * proportional to the records actually sent: slots × 256 bytes plus a page or two per slot that
+ * ever held a long record, rather than capacity × recordBytes.
  *
  * Layout (byte offsets relative to the channel's `byteOffset`, which is a multiple of 8):
  *
  * ```
  *   0   header, 320 bytes, read through an Int32Array; word = 4 bytes:
- *         w0 magic 0x5354524b ("STRK")   w1 layout version (1)   w2 capacity (records)
+ *         w0 magic 0x5354524b ("STRK")   w1 layout version (2)   w2 capacity (records)
  *         w3 slots (power of two ≥ capacity)   w4 recordBytes   w5 slot stride in bytes
  *         w6 flags (bit 0: guards)   w7 closed (0 | 1)
+ *         w8 inline bytes per slot   w9 overflow stride in bytes (0: no overflow region)
  *        64 w16  write position: next slot a producer claims (int32, wraps)
  *       128 w32  read position: next slot a consumer claims (int32, wraps)
  *       192 w48  data signal: bumped before Atomics.notify when a record is published;
@@ -24,27 +36,48 @@
  *         claiming pos; seq == pos + 1 → published for the consumer claiming pos;
  *         released by the consumer as pos + slots, i.e. free for the next lap)
  *       then 8 guard bytes when guards are on; padded to a multiple of 8
- * slotBase  slots × stride bytes, slot i at slotBase + i × stride:
+ * slotBase  slots region (dense): slots × stride bytes, slot i at slotBase + i × stride:
  *         +0 float64 enqueuedAt (ms since the epoch, written by the channel at push time)
  *         +8 int32 payload length   +12 4 reserved bytes (guard bytes when guards are on)
- *        +16 payload, recordBytes bytes   then 8 guard bytes when guards are on
- *         the stride is rounded up to a multiple of 8 so every enqueuedAt is aligned.
+ *        +16 inline payload: payload bytes [0, min(length, inline)), where
+ *            inline = min(recordBytes, INLINE_BYTES)   then 8 guard bytes when guards are on
+ *         stride = align8(16 + inline + guard): 256 bytes without guards once recordBytes
+ *         ≥ INLINE_BYTES; a multiple of 8 so every enqueuedAt is aligned.
+ * overflowBase = slotBase + slots × stride
+ *       overflow region (sparse), only when recordBytes > INLINE_BYTES: slots × overflowStride
+ *         bytes, slot i's area at overflowBase + i × overflowStride:
+ *         +0 payload bytes [inline, length) of a record longer than inline, at most
+ *            recordBytes − inline bytes   then 8 guard bytes when guards are on
+ *         overflowStride = align8(recordBytes − inline + guard); 0 when there is no region.
+ *         A record of at most `inline` bytes never reads or writes it, so its pages stay
+ *         untouched (and zero, as a fresh SharedArrayBuffer is).
+ * byteLength = overflowBase + slots × overflowStride
  * ```
  *
  * Invariants: `1 ≤ capacity ≤ slots ≤ 2^28`, `slots` is a power of two (so `pos & (slots - 1)`
- * indexes the same slot on both sides of a 32-bit wrap of the positions), and the whole channel
- * is under 2 GiB. Guard bytes hold a position-dependent pattern written at creation and never
- * touched again; `guardRanges` lists them so a debug check can find any overwrite.
+ * indexes the same slot on both sides of a 32-bit wrap of the positions), and the whole channel,
+ * overflow region included, is under 2 GiB. Guard bytes hold a position-dependent pattern
+ * written at creation and never touched again; `guardRanges` lists them so a debug check can
+ * find any overwrite. (Writing them touches every page, so a channel with guards is resident in
+ * full from the start: guards are for tests.) A header of another layout version is refused.
  */
 import { ConfigError } from '../errors.js';
 
 export const MAGIC = 0x5354524b;
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER_BYTES = 320;
-/** Guard bytes after the sequence array and after each slot's payload, when guards are on. */
+/**
+ * Guard bytes after the sequence array, after each slot's inline payload and after each
+ * overflow area, when guards are on.
+ */
 export const GUARD_BYTES = 8;
 /** Per-slot bytes before the payload: enqueuedAt (8), length (4), reserved (4). */
 export const SLOT_META_BYTES = 16;
+/**
+ * Payload bytes a slot holds itself; the rest of a longer record goes to the slot's overflow
+ * area. 240 makes the slot stride 256 bytes (without guards), 16 slots to a 4 KiB page.
+ */
+export const INLINE_BYTES = 240;
 export const MAX_CAPACITY = 2 ** 28;
 export const MAX_RECORD_BYTES = 2 ** 26;
 export const MAX_CHANNEL_BYTES = 2 ** 31 - 8;
@@ -59,6 +92,8 @@ export const Word = {
   Stride: 5,
   Flags: 6,
   Closed: 7,
+  InlineBytes: 8,
+  OverflowStride: 9,
   WritePos: 16,
   ReadPos: 32,
   Signal: 48,
@@ -84,7 +119,7 @@ export type SlotField = (typeof SlotField)[keyof typeof SlotField];
 
 /** Header byte ranges that carry no data: padding between the words in use. */
 const HEADER_GAPS: readonly (readonly [start: number, end: number])[] = [
-  [(Word.Closed + 1) * 4, Word.WritePos * 4],
+  [(Word.OverflowStride + 1) * 4, Word.WritePos * 4],
   [(Word.WritePos + 1) * 4, Word.ReadPos * 4],
   [(Word.ReadPos + 1) * 4, Word.Signal * 4],
   [(Word.Waiters + 1) * 4, Word.SpaceSignal * 4],
@@ -95,13 +130,20 @@ export interface Layout {
   readonly capacity: number;
   readonly slots: number;
   readonly recordBytes: number;
+  /** Payload bytes held in the slot itself: min(recordBytes, INLINE_BYTES). */
+  readonly inlineBytes: number;
+  /** Bytes from one slot to the next in the slots region. */
   readonly stride: number;
+  /** Bytes from one overflow area to the next; 0 when recordBytes ≤ INLINE_BYTES. */
+  readonly overflowStride: number;
   readonly guards: boolean;
   /** Int32 index of slot 0's sequence number. */
   readonly seqWord: number;
   /** Byte offset of slot 0. */
   readonly slotBase: number;
-  /** Total bytes of the channel. */
+  /** Byte offset of slot 0's overflow area (the end of the slots region). */
+  readonly overflowBase: number;
+  /** Total bytes of the channel, overflow region included. */
   readonly byteLength: number;
 }
 
@@ -125,10 +167,14 @@ export function computeLayout(capacity: number, recordBytes: number, guards: boo
   checkInteger('recordBytes', recordBytes, 1, MAX_RECORD_BYTES);
   const slots = nextPowerOfTwo(capacity);
   const guard = guards ? GUARD_BYTES : 0;
-  const stride = align8(SLOT_META_BYTES + recordBytes + guard);
+  const inlineBytes = Math.min(recordBytes, INLINE_BYTES);
+  const stride = align8(SLOT_META_BYTES + inlineBytes + guard);
+  const overflowBytes = recordBytes - inlineBytes;
+  const overflowStride = overflowBytes > 0 ? align8(overflowBytes + guard) : 0;
   const seqWord = HEADER_BYTES / 4;
   const slotBase = align8(HEADER_BYTES + slots * 4 + guard);
-  const byteLength = slotBase + slots * stride;
+  const overflowBase = slotBase + slots * stride;
+  const byteLength = overflowBase + slots * overflowStride;
   if (byteLength > MAX_CHANNEL_BYTES) {
     throw new ConfigError(
       'capacity',
@@ -136,7 +182,19 @@ export function computeLayout(capacity: number, recordBytes: number, guards: boo
         `over the channel limit of ${MAX_CHANNEL_BYTES} bytes; lower capacity or recordBytes`,
     );
   }
-  return { capacity, slots, recordBytes, stride, guards, seqWord, slotBase, byteLength };
+  return {
+    capacity,
+    slots,
+    recordBytes,
+    inlineBytes,
+    stride,
+    overflowStride,
+    guards,
+    seqWord,
+    slotBase,
+    overflowBase,
+    byteLength,
+  };
 }
 
 /**
@@ -152,8 +210,20 @@ export function readLayout(i32: Int32Array, available: number): Layout {
   }
   const guards = ((i32[Word.Flags] ?? 0) & Flag.Guards) !== 0;
   const layout = computeLayout(i32[Word.Capacity] ?? 0, i32[Word.RecordBytes] ?? 0, guards);
-  if (layout.slots !== i32[Word.Slots] || layout.stride !== i32[Word.Stride]) {
-    throw new ConfigError('buffer', 'holds a channel header whose slot count or stride is inconsistent');
+  const derived: readonly (readonly [name: string, word: Word, want: number])[] = [
+    ['slot count', Word.Slots, layout.slots],
+    ['slot stride', Word.Stride, layout.stride],
+    ['inline bytes', Word.InlineBytes, layout.inlineBytes],
+    ['overflow stride', Word.OverflowStride, layout.overflowStride],
+  ];
+  for (const [name, word, want] of derived) {
+    if (i32[word] !== want) {
+      throw new ConfigError(
+        'buffer',
+        `holds a channel header whose ${name} is ${String(i32[word])}, not the ${want} that its ` +
+          `capacity (${layout.capacity}), recordBytes (${layout.recordBytes}) and guards imply`,
+      );
+    }
   }
   if (layout.byteLength > available) {
     throw new ConfigError(
@@ -170,6 +240,8 @@ export function writeHeader(i32: Int32Array, layout: Layout): void {
   i32[Word.Slots] = layout.slots;
   i32[Word.RecordBytes] = layout.recordBytes;
   i32[Word.Stride] = layout.stride;
+  i32[Word.InlineBytes] = layout.inlineBytes;
+  i32[Word.OverflowStride] = layout.overflowStride;
   i32[Word.Flags] = layout.guards ? Flag.Guards : 0;
   i32[Word.Version] = VERSION;
   // The magic goes last: a half-written header never looks like a channel.
@@ -184,7 +256,14 @@ export function guardRanges(layout: Layout): [start: number, end: number][] {
   for (let i = 0; i < layout.slots; i++) {
     const slot = layout.slotBase + i * layout.stride;
     out.push([slot + SlotField.Reserved, slot + SlotField.Payload]);
-    out.push([slot + SlotField.Payload + layout.recordBytes, slot + layout.stride]);
+    out.push([slot + SlotField.Payload + layout.inlineBytes, slot + layout.stride]);
+  }
+  if (layout.overflowStride > 0) {
+    const overflowBytes = layout.recordBytes - layout.inlineBytes;
+    for (let i = 0; i < layout.slots; i++) {
+      const area = layout.overflowBase + i * layout.overflowStride;
+      out.push([area + overflowBytes, area + layout.overflowStride]);
+    }
   }
   return out;
 }

@@ -47,8 +47,10 @@ export interface CollectorRuntime {
 export interface RegistryOptions {
   readonly poolFactory: PoolFactory;
   /**
-   * Largest target record in bytes. Default 2 KiB: a URL and its labels. The ring holds records
-   * inline, so its memory is about bufferSize × recordBytes once records have cycled through it.
+   * Largest target record in bytes. Default 2 KiB: a URL and its labels. A record of up to 240
+   * bytes stays in its slot (256 bytes); only longer ones touch their slot's overflow area, so
+   * the channel's resident memory is about bufferSize × 256 bytes plus the pages long records
+   * used, whatever recordBytes is (see channel/layout.ts).
    */
   readonly recordBytes?: number;
   /** How long a stopping pool may take to finish what it holds. Default 10 s. */
