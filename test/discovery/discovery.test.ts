@@ -57,6 +57,52 @@ describe('the discovery service', () => {
     expect(decodeTarget(payload as Uint8Array)).toEqual({ url: 'http://h:1/m', labels: { job: 'j' }, discovery: 'ns/d', intervalMs: 7000 });
   });
 
+  it('queues every target at once on the first run, then spreads them evenly over the interval in a stable order', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    const at: { url: string; t: number }[] = [];
+    q.enqueue = async (_ref, payloads) => {
+      for (const p of payloads) at.push({ url: decodeTarget(p)?.url ?? '?', t: performance.now() });
+      return { queued: payloads.length, dropped: 0 };
+    };
+    const urls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${9000 + i}/metrics`);
+    const svc = new DiscoveryService(discovery(`  collector: [{name: a}]\n  intervalSeconds: 1\n  static:\n${urls.map((u) => `    - url: ${u}\n`).join('')}`), q);
+    const t0 = performance.now();
+    await svc.runOnce(Date.now() + 1000);
+    expect(at.map((a) => a.url)).toEqual(urls);
+    expect(at.every((a) => a.t - t0 < 100)).toBe(true);
+    for (const run of [1, 2]) {
+      at.length = 0;
+      const start = performance.now();
+      await svc.runOnce(Date.now() + 1000);
+      expect(at.map((a) => a.url).sort()).toEqual([...urls].sort());
+      // Due at 0, 250, 500 and 750 ms into the run (timers may fire late, never early).
+      at.forEach((a, i) => {
+        expect(a.t - start, `run ${run} target ${i}`).toBeGreaterThanOrEqual(i * 250 - 5);
+        expect(a.t - start, `run ${run} target ${i}`).toBeLessThan(i * 250 + 200);
+      });
+      if (run === 1) q.queued = at.map((a) => ({ ref: 'order', urls: [a.url] }));
+      else expect(at.map((a) => a.url)).toEqual(q.queued.map((e) => e.urls[0]));
+    }
+    expect(svc.status()).toMatchObject({ runs: 3, queued: 12, inFlightResources: 0 });
+  });
+
+  it('stops spreading a run when stopped, queueing nothing more', async () => {
+    const q = new FakeQueue();
+    q.states.set('ns/a', 'ready');
+    const urls = [0, 1, 2, 3].map((i) => `http://127.0.0.1:${9000 + i}/metrics`);
+    const svc = new DiscoveryService(discovery(`  collector: [{name: a}]\n  intervalSeconds: 60\n  static:\n${urls.map((u) => `    - url: ${u}\n`).join('')}`), q);
+    await svc.runOnce(Date.now() + 60_000);
+    q.queued = [];
+    const run = svc.runOnce(Date.now() + 60_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await svc.stop();
+    await run;
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(q.queued.flatMap((e) => e.urls)).toHaveLength(1); // the one due at 0 s
+  });
+
   it('skips and counts a run that is due while the previous one is still going', async () => {
     const q = new FakeQueue();
     q.states.set('ns/a', 'ready');
