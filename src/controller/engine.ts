@@ -31,6 +31,8 @@ export interface EngineOptions {
   readonly watchIntervalMs?: number;
   readonly log?: (line: string) => void;
   readonly metrics?: StrataMetrics;
+  /** Spread each discovery run's targets over its interval (default true; see DiscoveryService). */
+  readonly spreadTargets?: boolean;
 }
 
 export interface CollectorStatusView {
@@ -260,7 +262,7 @@ export class Engine {
 
   async #applyDiscovery(k: string, r: Discovery): Promise<void> {
     await this.#stopDiscovery(k);
-    const service = new DiscoveryService(r, this.registry);
+    const service = new DiscoveryService(r, this.registry, { spread: this.#options.spreadTargets ?? true });
     this.#discoveries.set(k, service);
     service.start();
   }

@@ -94,9 +94,10 @@ export function readSinkLines(dir: string, stem: string): string[] {
   return lines;
 }
 
-export function startEngine(file: string, graceMs = 5000): Engine {
+/** `spreadTargets: false` queues each run's targets at once: for tests that need a burst. */
+export function startEngine(file: string, graceMs = 5000, options: { spreadTargets?: boolean } = {}): Engine {
   const logs: string[] = [];
-  const engine = new Engine({ files: [file], graceMs, watchIntervalMs: 100, log: (l) => logs.push(l) });
+  const engine = new Engine({ files: [file], graceMs, watchIntervalMs: 100, log: (l) => logs.push(l), ...options });
   (engine as unknown as { logs: string[] }).logs = logs;
   return engine;
 }

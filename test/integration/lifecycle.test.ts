@@ -54,7 +54,7 @@ describe('lifecycle', () => {
         30, // one discovery run: the 30 targets are queued once
       );
     const file = writeResources(dir, yaml(1, 1));
-    const engine = startEngine(file);
+    const engine = startEngine(file, 5000, { spreadTargets: false });
     await engine.start();
     await waitFor(() => slow.hits >= 3, 5000, 'the first scrapes');
     const queuedBefore = statusOf(engine).channelDepth;
@@ -112,7 +112,7 @@ describe('a stop that outlasts its grace period', () => {
       dir,
       resourcesYaml({ output: `{file: {path: ${dir}/out.ndjson, maxBytes: 1048576}}`, extra: '  scrape: {timeoutSeconds: 30}' }, targets, 60),
     );
-    const engine = startEngine(file, 300);
+    const engine = startEngine(file, 300, { spreadTargets: false });
     await engine.start();
     await waitFor(() => hits >= 5, 5000, 'five scrapes hanging');
     const started = Date.now();
