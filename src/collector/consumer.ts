@@ -109,9 +109,10 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   // A body is parsed as it arrives, so every scrape in flight fills its own batch; pooled, so
   // each grows once to the largest target it has held.
   const batches: SampleBatch[] = [];
-  // Caches whose target is being scraped: a second scrape of the same target (an interval
-  // shorter than its scrape) parses without one rather than interleave with the first.
-  const busy = new Set<SeriesCache>();
+  // Targets being scraped by this worker. A target queued again before its last scrape ended
+  // (an interval shorter than the scrape) is dropped and counted, as a Prometheus scrape loop
+  // never overlaps itself: a second scrape would compete for the same cache and the same target.
+  const scraping = new Set<string>();
   const reporter = new Reporter(task.port, task.workerIndex);
   const inflight = new Set<Promise<void>>();
   let taken = 0;
@@ -167,37 +168,49 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       counters.dropTarget(TargetDropReason.Stale);
       return;
     }
+    const key = targetKey(target);
+    if (scraping.has(key)) {
+      counters.dropTarget(TargetDropReason.InProgress);
+      return;
+    }
+    scraping.add(key);
+    try {
+      await take(target, key);
+    } finally {
+      scraping.delete(key);
+    }
+  }
+
+  async function take(target: Target, key: string): Promise<void> {
     counters.add('targetsTaken', 1);
     counters.add('inFlight', 1);
     held.hold(1, 0);
     try {
-      await collect(target);
+      await collect(target, key);
     } finally {
       counters.add('inFlight', -1);
       held.hold(-1, 0);
     }
   }
 
-  async function collect(target: Target): Promise<void> {
+  async function collect(target: Target, key: string): Promise<void> {
     const batch = batches.pop() ?? new SampleBatch(4096);
     try {
-      await collectInto(target, batch);
+      await collectInto(target, key, batch);
     } finally {
       batch.clear();
       batches.push(batch);
     }
   }
 
-  async function collectInto(target: Target, batch: SampleBatch): Promise<void> {
+  async function collectInto(target: Target, key: string, batch: SampleBatch): Promise<void> {
     const started = Date.now();
     let bytes = 0;
-    let cache: SeriesCache | undefined = cacheFor(targetKey(target));
-    if (busy.has(cache)) cache = undefined;
-    else busy.add(cache);
+    const cache = cacheFor(key);
     let parser: ExpositionParser | undefined;
     const open = (contentType: string | undefined): ExpositionParser =>
       new ExpositionParser({
-        ...(cache === undefined ? {} : { cache }),
+        cache,
         ...(contentType === undefined ? {} : { contentType }),
         targetTags: target.labels,
         maxLineBytes: spec.scrape.maxLineBytes,
@@ -218,8 +231,6 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       const reason = e instanceof ScrapeError ? (e.reason as ErrorReason) : e instanceof ParseError ? ErrorReason.Parse : ErrorReason.Internal;
       fail(target, started, bytes, reason, e);
       return;
-    } finally {
-      if (cache !== undefined) busy.delete(cache);
     }
     const parsed = batch.length;
     const limit = spec.scrape.sampleLimit;

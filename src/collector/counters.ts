@@ -40,6 +40,8 @@ export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 export const TargetDropReason = {
   ChannelFull: 'channel_full',
   Stale: 'stale',
+  /** Taken while the same target's previous scrape was still running on this worker. */
+  InProgress: 'scrape_in_progress',
   Undecodable: 'undecodable',
   CollectorDeleted: 'collector_deleted',
   CollectorDisabled: 'collector_disabled',
