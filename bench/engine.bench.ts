@@ -13,21 +13,24 @@
  * the binary; BENCH_ENGINE_ONLY (all) a comma-separated subset of the configurations
  * (`strata-w1@5s`, `strata-w2@5s`, `prometheus@5s`, `strata-w1@1s`, …).
  *
- * Data set "demo-20x10k": `strata demo-target --series 10000 --count 20`, Kubernetes-shaped
- * expositions (counters, gauges, histograms, summaries; 10,000 samples and ~2.4 MB per scrape,
- * gzip level 1), new values every scrape. The targets run in their own process for the whole
- * benchmark, so their CPU is not charged to any collector; its share of the machine is shown
- * (`targets CPU`), as on a 2-core machine they compete with the collector for the cores.
+ * Data set "demo-20x10k": `strata demo-target --series 10000 --count 20 --prerender 8`,
+ * Kubernetes-shaped expositions (counters, gauges, histograms, summaries; 10,000 samples and
+ * ~2.4 MB per scrape, gzip level 1), new values every scrape: each target serves 8 renderings in
+ * turn, made and compressed at start (BENCH_ENGINE_PRERENDER; 0 renders every scrape), so the
+ * targets take almost no CPU and the collector gets the machine's 2 cores. The targets run in
+ * their own process for the whole benchmark, so their CPU is not charged to any collector; its
+ * share of the machine is shown (`targets CPU`).
  *
  * Configurations, one after another, each a fresh process:
  * - interval mode (BENCH_ENGINE_INTERVAL): Strata workers 1, Strata workers 2, Prometheus. The
  *   rate is bound by the interval (targets × series / interval) when a collector keeps up.
  * - saturation mode (interval 1 s, the shortest Strata accepts): the same three, with every
- *   target listed BENCH_ENGINE_SATURATION_COPIES (2) times as `URL?copy=i` (the demo target
+ *   target listed BENCH_ENGINE_SATURATION_COPIES (4) times as `URL?copy=i` (the demo target
  *   ignores the query; Prometheus gets one job per copy with `params`). 20 targets alone ask
- *   200k samples/s at 1 s, which one Strata worker keeps up with; 2 copies ask 400k, more than a
- *   collector can scrape on 2 cores next to the targets, so samples/s is its capacity. Stale and
- *   dropped targets, errors and drops are expected and reported from /status.
+ *   200k samples/s at 1 s, which one Strata worker keeps up with; 4 copies ask 800k, more than a
+ *   collector can scrape on 2 cores, so samples/s is its capacity. Each copy has its own series
+ *   cache, so a collector holds copies × 200k series. Stale, skipped and dropped targets, errors
+ *   and drops are expected and reported from /status.
  * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
  * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s).
  * Prometheus: `--enable-feature=agent`, scrape_timeout = min(interval, 10 s) (it may not exceed
@@ -80,7 +83,8 @@ const WARMUP = intEnv('BENCH_ENGINE_WARMUP', 10);
 const TARGETS = intEnv('BENCH_ENGINE_TARGETS', 20);
 const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
 const SATURATION_INTERVAL = 1;
-const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 2);
+const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 4);
+const PRERENDER = Number(process.env.BENCH_ENGINE_PRERENDER ?? 8);
 const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
 const ONLY = (process.env.BENCH_ENGINE_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const DATA_SET = `demo-${TARGETS}x${SERIES >= 1000 ? `${SERIES / 1000}k` : SERIES}`;
@@ -270,7 +274,7 @@ function prometheusVersion(): string | undefined {
 async function startDemo(dir: string): Promise<string[]> {
   const log = path.join(dir, 'demo-target.log');
   progress(`starting ${TARGETS} demo targets × ${SERIES} series (own process)`);
-  demo = cleanup.start('demo-target', process.execPath, [STRATA_BIN, 'demo-target', '--series', String(SERIES), '--port', '0', '--count', String(TARGETS)], { cwd: ROOT, logFile: log });
+  demo = cleanup.start('demo-target', process.execPath, [STRATA_BIN, 'demo-target', '--series', String(SERIES), '--port', '0', '--count', String(TARGETS), '--prerender', String(PRERENDER)], { cwd: ROOT, logFile: log });
   const d = demo;
   const urls = await waitFor('the demo targets', () => {
     if (d.hasExited()) throw new Error(`demo-target exited:\n${tail(log)}`);

@@ -1,5 +1,5 @@
 /**
- * `strata demo-target --series N --port P [--host H] [--seed S] [--count K] [--gzip-level L]`:
+ * `strata demo-target --series N --port P [--host H] [--seed S] [--count K] [--gzip-level L] [--prerender K]`:
  * serves synthetic Kubernetes-like expositions (see `src/demo/`) until SIGINT or SIGTERM.
  *
  * Prints one URL per target on stdout (nothing else goes there), a one-line description on
@@ -8,8 +8,10 @@
  * listen, the ones already started are closed and the command exits 1. On SIGINT, SIGTERM or
  * `options.signal` aborting, the targets are closed and the command resolves 0.
  *
+ * `--prerender K` renders K scrapes per target once and serves them in turn (see
+ * `src/demo/target.ts`): for benchmarks, where the targets should not compete for the cores.
  * Defaults: `--series 1000`, `--port 9101`, `--host 127.0.0.1`, `--seed 1`, `--count 1`,
- * `--gzip-level 1`.
+ * `--gzip-level 1`, `--prerender 0`.
  */
 import { parseArgs } from 'node:util';
 import { type DemoTarget, startDemoTarget } from '../demo/index.js';
@@ -17,7 +19,7 @@ import { UsageError } from '../errors.js';
 import type { CommandIO } from './parse-command.js';
 
 export const DEMO_TARGET_USAGE =
-  'usage: strata demo-target [--series N] [--port P] [--host H] [--seed S] [--count K] [--gzip-level 1-9]';
+  'usage: strata demo-target [--series N] [--port P] [--host H] [--seed S] [--count K] [--gzip-level 1-9] [--prerender K]';
 
 /** Largest `--series`: 10M lines is a multi-gigabyte body already. */
 const MAX_SERIES = 10_000_000;
@@ -46,6 +48,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   count: { type: 'string' },
   'gzip-level': { type: 'string' },
+  prerender: { type: 'string' },
 } as const;
 
 function parse(argv: string[]) {
@@ -65,6 +68,7 @@ export async function demoTargetCommand(argv: string[], io: CommandIO, options: 
   const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
   const count = intFlag('count', values.count, 1, 1, MAX_COUNT);
   const gzipLevel = intFlag('gzip-level', values['gzip-level'], 1, 1, 9);
+  const prerender = intFlag('prerender', values.prerender, 0, 0, 64);
   const host = values.host ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host must not be empty');
   if (port !== 0 && port + count - 1 > 65535) {
@@ -87,7 +91,7 @@ export async function demoTargetCommand(argv: string[], io: CommandIO, options: 
     for (let i = 0; i < count; i++) {
       try {
         targets.push(
-          await startDemoTarget({ series, port: port === 0 ? 0 : port + i, host, seed: (seed + i) >>> 0, gzipLevel }),
+          await startDemoTarget({ series, port: port === 0 ? 0 : port + i, host, seed: (seed + i) >>> 0, gzipLevel, prerender }),
         );
       } catch (e) {
         io.stderr.write(`strata demo-target: cannot listen on ${host}:${port === 0 ? 0 : port + i}: ${e instanceof Error ? e.message : String(e)}\n`);

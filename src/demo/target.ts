@@ -6,6 +6,10 @@
  *   every scrape has new values; `Content-Type: text/plain; version=0.0.4; charset=utf-8`, gzip
  *   (level `gzipLevel`, default 1: fast, as a busy exporter would) when `Accept-Encoding` allows
  *   it. `HEAD /metrics` answers the headers only and does not count as a scrape.
+ * - With `prerender` K, scrapes 0…K−1 are rendered and compressed once at start and scrape n
+ *   serves number n mod K: consecutive scrapes still differ (for K ≥ 2), and the target costs
+ *   almost no CPU, so a benchmark's collector gets the machine's cores (counters restart every K
+ *   scrapes, as after an exporter restart).
  * - Anything else: 404 (405 for other methods on `/metrics`).
  * - Keep-alive; `close()` stops listening and closes idle and active connections.
  *
@@ -17,7 +21,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzip } from 'node:zlib';
+import { gzip, gzipSync } from 'node:zlib';
 import { ConfigError } from '../errors.js';
 import { type DemoDescription, createDemoExposition } from './exposition.js';
 
@@ -34,6 +38,8 @@ export interface DemoTargetOptions {
   readonly seed?: number;
   /** zlib level for gzip responses, 1–9; default 1. */
   readonly gzipLevel?: number;
+  /** Scrapes rendered once at start and served in turn; 0 (the default) renders every scrape. */
+  readonly prerender?: number;
 }
 
 export interface DemoTarget {
@@ -47,6 +53,7 @@ export interface DemoTarget {
 }
 
 const POOL_SIZE = 4;
+const MAX_PRERENDER = 64;
 const KEEP_ALIVE_MS = 30_000;
 
 /** True when `header` accepts gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0). */
@@ -68,7 +75,17 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
   if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) {
     throw new ConfigError('gzipLevel', `must be an integer in 1..9, got ${String(gzipLevel)}`);
   }
+  const prerender = options.prerender ?? 0;
+  if (!Number.isInteger(prerender) || prerender < 0 || prerender > MAX_PRERENDER) {
+    throw new ConfigError('prerender', `must be an integer in 0..${MAX_PRERENDER}, got ${String(prerender)}`);
+  }
   const exposition = createDemoExposition({ series, seed });
+  const rendered: { plain: Buffer; gzipped: Buffer }[] = [];
+  for (let n = 0; n < prerender; n++) {
+    const buf = Buffer.allocUnsafe(exposition.maxBytes);
+    const plain = Buffer.from(buf.subarray(0, exposition.renderInto(n, buf)));
+    rendered.push({ plain, gzipped: gzipSync(plain, { level: gzipLevel }) });
+  }
   const free: Buffer[] = [];
   let scrapes = 0;
 
@@ -90,6 +107,13 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
       return;
     }
     const scrapeNo = scrapes++;
+    const ready = rendered[scrapeNo % Math.max(1, rendered.length)];
+    if (ready !== undefined) {
+      const body = gz ? ready.gzipped : ready.plain;
+      headers['Content-Length'] = body.length;
+      res.writeHead(200, headers).end(body);
+      return;
+    }
     const buf = free.pop() ?? Buffer.allocUnsafe(exposition.maxBytes);
     const body = buf.subarray(0, exposition.renderInto(scrapeNo, buf));
     if (!gz) {

@@ -51,6 +51,22 @@ describe('the demo target', () => {
     expect(parseExposition(refused.body).stats.samples).toBe(500);
   });
 
+  it('with prerender K, serves scrapes 0…K−1 rendered once, in turn, plain or gzipped', async () => {
+    const t = await startDemoTarget({ series: 300, port: 0, seed: 4, prerender: 3 });
+    started.push(t);
+    const demo = createDemoExposition({ series: 300, seed: 4 });
+    const bodies: Buffer[] = [];
+    for (let n = 0; n < 7; n++) {
+      const gz = n % 2 === 1;
+      const r = await get(t.url, gz ? { headers: { 'Accept-Encoding': 'gzip' } } : {});
+      expect(r.headers['content-encoding']).toBe(gz ? 'gzip' : undefined);
+      bodies.push(gz ? gunzipSync(r.body) : r.body);
+    }
+    bodies.forEach((b, n) => expect(b.equals(demo.render(n % 3)), `scrape ${n}`).toBe(true));
+    expect(t.scrapes()).toBe(7);
+    await expect(startDemoTarget({ series: 10, port: 0, prerender: 65 })).rejects.toThrow('prerender');
+  });
+
   it('keeps every body intact when scrapes overlap and output buffers are recycled', async () => {
     const t = await target(2000, 4);
     const demo = createDemoExposition({ series: 2000, seed: 4 });
