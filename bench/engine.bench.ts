@@ -85,6 +85,8 @@ const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
 const SATURATION_INTERVAL = 1;
 const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 4);
 const PRERENDER = Number(process.env.BENCH_ENGINE_PRERENDER ?? 8);
+/** Strata's scrape.concurrency; unset: its default. */
+const CONCURRENCY = process.env.BENCH_ENGINE_CONCURRENCY;
 const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
 const ONLY = (process.env.BENCH_ENGINE_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const DATA_SET = `demo-${TARGETS}x${SERIES >= 1000 ? `${SERIES / 1000}k` : SERIES}`;
@@ -319,6 +321,7 @@ function strataYaml(c: Config, urls: readonly string[], dir: string): string {
     'spec:',
     `  workers: ${c.workers}`,
     '  encoder: json',
+    ...(CONCURRENCY === undefined ? [] : [`  scrape: {concurrency: ${Number(CONCURRENCY)}}`]),
     `  output: {file: {path: ${JSON.stringify(path.join(dir, 'out.ndjson'))}, maxBytes: 268435456}}`,
     '---',
     'apiVersion: strata.ctx.sh/v1beta1',

@@ -92,6 +92,7 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     timeoutMs: spec.scrape.timeoutSeconds * 1000,
     maxBodyBytes: spec.scrape.maxBodyBytes,
     maxSockets: spec.scrape.concurrency,
+    maxBodies: spec.scrape.bodyConcurrency,
     ...(tls === undefined ? {} : { tls }),
   });
   const filter = compileFilters(spec.filters);

@@ -171,6 +171,7 @@ export const scrapeSchema = s
     sampleLimit: s.integer({ minimum: 0 }).default(0).describe('most samples per scrape; 0 is unlimited'),
     sampleLimitPolicy: s.enum(['fail', 'truncate']).default('fail').describe('over the sample limit: fail the scrape or keep the first samples'),
     concurrency: s.integer({ minimum: 1 }).default(64).describe('scrapes in flight per worker'),
+    bodyConcurrency: s.integer({ minimum: 1 }).default(8).describe('scrape bodies read (decompressed and parsed) at once per worker'),
     maxLineBytes: s.integer({ minimum: 1 }).default(MiB).describe('longest exposition line accepted'),
   })
   .describe('scrape limits')

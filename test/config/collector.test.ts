@@ -11,7 +11,7 @@ const DEFAULTS = {
   includeMetadata: false,
   filters: {},
   output: { stdout: {} },
-  scrape: { timeoutSeconds: 10, maxBodyBytes: 64 * MiB, sampleLimit: 0, sampleLimitPolicy: 'fail', concurrency: 64, maxLineBytes: MiB },
+  scrape: { timeoutSeconds: 10, maxBodyBytes: 64 * MiB, sampleLimit: 0, sampleLimitPolicy: 'fail', concurrency: 64, bodyConcurrency: 8, maxLineBytes: MiB },
   batch: { maxSamples: 1000, maxBytes: MiB },
 };
 

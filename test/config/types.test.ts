@@ -11,7 +11,7 @@ interface ObjectMeta { name: string; namespace: string; labels?: Record<string, 
 interface CollectorRef { name: string; namespace: string }
 type OutputSpec = { stdout: {} } | { file: { path: string; maxBytes: number } };
 interface TlsSpec { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean }
-interface ScrapeSpec { timeoutSeconds: number; maxBodyBytes: number; sampleLimit: number; sampleLimitPolicy: 'fail' | 'truncate'; concurrency: number; maxLineBytes: number }
+interface ScrapeSpec { timeoutSeconds: number; maxBodyBytes: number; sampleLimit: number; sampleLimitPolicy: 'fail' | 'truncate'; concurrency: number; bodyConcurrency: number; maxLineBytes: number }
 interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; batch: { maxSamples: number; maxBytes: number } }
 interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[] }
 interface StaticTarget { url: string; labels: Record<string, string> }

@@ -195,6 +195,70 @@ describe('Scraper against a well-behaved target', () => {
     }
   });
 
+  it('reads at most maxBodies bodies at once; the others wait their turn, and all complete', async () => {
+    // Two slow bodies (two parts, 150 ms apart) take both turns; three quick ones must wait.
+    const own = await httpServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('a 1\n');
+      if (req.url?.endsWith('slow') === true) setTimeout(() => res.end('b 2\n'), 150);
+      else res.end('b 2\n');
+    });
+    const s = new Scraper({ ...OPTIONS, maxSockets: 8, maxBodies: 2 });
+    const t0 = performance.now();
+    const firstChunk: number[] = [];
+    const lastChunk: number[] = [];
+    const scrape = (url: string, k: number): Promise<number> =>
+      s.scrape(url, undefined, () => {
+        firstChunk[k] ??= performance.now() - t0;
+        lastChunk[k] = performance.now() - t0;
+      }).then((r) => r.bytes);
+    try {
+      const slow = [scrape(`${own.url}?slow`, 0), scrape(`${own.url}?slow`, 1)];
+      await new Promise((r) => setTimeout(r, 50));
+      const quick = [2, 3, 4].map((k) => scrape(own.url, k));
+      expect(await Promise.all([...slow, ...quick])).toEqual([8, 8, 8, 8, 8]);
+      const slowDone = Math.min(lastChunk[0] as number, lastChunk[1] as number);
+      for (const k of [2, 3, 4]) expect(firstChunk[k] as number, `quick scrape ${k}`).toBeGreaterThanOrEqual(slowDone);
+      expect(own.connections()).toBe(5); // every request went out; only the reading waited
+    } finally {
+      s.close();
+      await own.close();
+    }
+  });
+
+  it('times out a scrape that waits too long for its turn, naming the wait; the turn is handed on', async () => {
+    const own = await httpServer((req, res) => {
+      const hold = req.url?.endsWith('hold') === true;
+      const late = req.url?.endsWith('late') === true;
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          if (hold) res.write('a 1\n'); // never ends: holds the only turn until its deadline
+          else res.end('b 2\n');
+        },
+        late ? 100 : 0,
+      );
+    });
+    const s = new Scraper({ ...OPTIONS, timeoutMs: 400, maxBodies: 1 });
+    try {
+      // The late one is sent first (its deadline comes first), the holder takes the turn
+      // while the late one still waits for its headers.
+      const late = failure(s.scrape(`${own.url}?late`));
+      await new Promise((r) => setTimeout(r, 20));
+      const held = failure(s.scrape(`${own.url}?hold`));
+      const waiting = await late;
+      expect(waiting.reason).toBe(ScrapeFailure.Timeout);
+      expect(waiting.message).toContain('while waiting its turn to read the body (at most 1 are read at once)');
+      // Waiting when the holder times out, this one gets the turn and completes.
+      const next = s.scrape(own.url);
+      expect((await held).message).toContain('while reading the body');
+      expect((await next).body.toString()).toBe('b 2\n');
+    } finally {
+      s.close();
+      await own.close();
+    }
+  });
+
   it.each([
     { status: 404, retryable: false, want: 'returned HTTP status 404 (Not Found); only 2xx is a success' },
     { status: 500, retryable: true, want: 'returned HTTP status 500 (Internal Server Error); only 2xx is a success' },
