@@ -34,6 +34,7 @@ import { SampleBatch } from '../sample.js';
 import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';
 import { createSink } from '../sink/index.js';
 import { Control, ControlState } from './control.js';
+import { lowerThreadPriority } from './priority.js';
 import { DropReason, ErrorReason, SharedCounters, TargetDropReason } from './counters.js';
 
 export interface ConsumerTask {
@@ -79,6 +80,7 @@ const REPORT_EVERY_MS = 1000;
 const POP_WAIT_MS = 100;
 
 export async function runConsumer(task: ConsumerTask): Promise<{ targets: number }> {
+  lowerThreadPriority();
   const channel = LaneSet.attach(task.lanes);
   const own = channel.lanes[task.workerIndex % channel.lanes.length] as TargetChannel;
   const counters = new SharedCounters(task.counters);
