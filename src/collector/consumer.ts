@@ -106,7 +106,6 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     // A few targets' messages (a 10k-series target is ~3 MB of JSON): enough to keep the sink
     // busy, and the consumer takes no new target past half of it.
     maxInFlightBytes: IN_FLIGHT_BYTES,
-    onDrop: (reason: string, samples: number) => counters.drop(dropReasonOf(reason), samples),
   });
   const caches = new Map<string, SeriesCache>();
   // A body is parsed as it arrives, so every scrape in flight fills its own batch; pooled, so
@@ -259,11 +258,17 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
 
   /** Filters, encodes and sends the batch of one target; every sample ends sent or counted. */
   async function deliver(target: Target, batch: SampleBatch, started: number, bytes: number, collected: number, holding: { samples: number }): Promise<void> {
+    // Samples are released from the pool's held count right where they are counted (sent,
+    // filtered or dropped), not after an await: a thread terminated in between then neither
+    // loses nor double-counts them.
+    const settle = (n: number): void => {
+      held.hold(0, -n);
+      holding.samples -= n;
+    };
     const stats = { filtered: 0, clamped: 0 };
     filter(batch, stats);
     counters.add('filtered', stats.filtered);
-    held.hold(0, -stats.filtered); // filtered samples are settled
-    holding.samples -= stats.filtered;
+    settle(stats.filtered);
     counters.add('clamped', stats.clamped);
     let messages: Uint8Array[];
     const toSend = batch.length;
@@ -271,18 +276,22 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       messages = encoder.encode(batch, started);
     } catch (e) {
       counters.drop(DropReason.Encode, toSend);
+      settle(toSend);
       fail(target, started, bytes, ErrorReason.Encode, e);
       return;
     }
     const skipped = skippedNonFinite(encoder);
-    if (skipped > 0) counters.drop(DropReason.NonFinite, skipped);
+    if (skipped > 0) {
+      counters.drop(DropReason.NonFinite, skipped);
+      settle(skipped);
+    }
     const sendable = toSend - skipped;
     if (messages.length > 0) {
       const delivery = await sender.send(messages, sendable, scrapeAbort.signal);
-      if (delivery.delivered) {
-        counters.add('sent', sendable);
-        counters.add('sentMessages', messages.length);
-      }
+      if (delivery.delivered) counters.add('sent', sendable);
+      else counters.drop(dropReasonOf(delivery.reason), sendable);
+      settle(sendable);
+      if (delivery.delivered) counters.add('sentMessages', messages.length);
       encoder.recycle?.(messages); // delivered or dropped: nothing reads them any more
     }
     counters.add('scrapes', 1);
