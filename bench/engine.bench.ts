@@ -474,7 +474,7 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
     const windowS = (last.t - first.t) / 1000;
     const total = (last.count as number) - (first.count as number);
     const cpu = (last.cpu as number) - (first.cpu as number);
-    notes.push(`window ${windowS.toFixed(1)} s: ${total.toLocaleString('en')} samples (${fmtRate(total / windowS)}/s), ${cpu.toFixed(1)} CPU-s (${((cpu / windowS) * 100).toFixed(0)}% of a core), ${total > 0 ? ((cpu / total) * 1e6).toFixed(3) : '-'} CPU-s/M; slices of ${sliceS} s: ${rates.map((r) => fmtRate(r)).join(' ')} samples/s`);
+    notes.push(`window ${windowS.toFixed(1)} s: ${total.toLocaleString('en')} samples (${fmtRate(total / windowS)}/s), ${cpu.toFixed(1)} CPU-s (${((cpu / windowS) * 100).toFixed(0)}% of a core), ${total > 0 ? ((cpu / total) * 1e6).toFixed(3) : '-'} CPU-s/M; ${rates.length} slices of ${sliceS} s: ${rates.length <= 12 ? rates.map((r) => fmtRate(r)).join(' ') : `min ${fmtRate(Math.min(...rates))}, median ${fmtRate(median(rates))}, max ${fmtRate(Math.max(...rates))}`} samples/s`);
     const expected = (TARGETS * SERIES * (c.mode === 'interval' ? 1 : COPIES)) / c.interval;
     notes.push(`asked ${fmtRate(expected)} samples/s; got ${((total / windowS / expected) * 100).toFixed(0)}% of it`);
     if (c.mode === 'interval' && total / windowS < expected * 0.95) problems.push(`collected ${fmtRate(total / windowS)} samples/s over the window, below the ${fmtRate(expected)}/s the interval asks for (${TARGETS} × ${SERIES} / ${c.interval} s)`);
@@ -486,6 +486,12 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
     const early = median(rss.slice(0, quarter));
     const late = median(rss.slice(-quarter));
     notes.push(`RSS median of the first quarter ${early.toFixed(0)} MiB, of the last ${late.toFixed(0)} MiB (least-squares slope ${perMin.toFixed(1)} MiB/min)`);
+    if (windowS >= 600) {
+      // A long run: the RSS median of each tenth of the window, to see where it settles.
+      const tenth = Math.max(1, Math.floor(rss.length / 10));
+      const tenths = Array.from({ length: 10 }, (_, i) => median(rss.slice(i * tenth, (i + 1) * tenth)));
+      notes.push(`RSS medians by tenth of the window: ${tenths.map((m) => m.toFixed(0)).join(' ')} MiB`);
+    }
     if (late - early > 20) problems.push(`RSS grows over the window: median ${early.toFixed(0)} MiB in the first quarter, ${late.toFixed(0)} MiB in the last (slope ${perMin.toFixed(0)} MiB/min)`);
 
     const firstTick = ticks[0] as Tick;
