@@ -20,10 +20,10 @@
  * rendering itself in page faults.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzip, gzipSync } from 'node:zlib';
 import { ConfigError } from '../errors.js';
 import { type DemoDescription, createDemoExposition } from './exposition.js';
+import { listen } from '../net/listen.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -151,27 +151,12 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
   });
   server.keepAliveTimeout = KEEP_ALIVE_MS;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  let closing: Promise<void> | null = null;
+  const listening = await listen(server, port, host);
   return {
-    url: `http://${hostPart}:${bound}/metrics`,
-    port: bound,
+    url: `${listening.origin}/metrics`,
+    port: listening.port,
     description: exposition.describe(),
     scrapes: () => scrapes,
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }

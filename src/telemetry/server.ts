@@ -12,8 +12,8 @@
  * kept `KEEP_ALIVE_MS`); `close()` closes idle and active connections.
  */
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { StrataMetrics } from './metrics.js';
+import { listen } from '../net/listen.js';
 
 export interface TelemetryServerOptions {
   /** 0 picks a free port. */
@@ -101,25 +101,10 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
   });
   server.keepAliveTimeout = KEEP_ALIVE_MS;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  let closing: Promise<void> | null = null;
+  const listening = await listen(server, port, host);
   return {
-    url: `http://${hostPart}:${bound}`,
-    port: bound,
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    url: listening.origin,
+    port: listening.port,
+    close: listening.close,
   };
 }
