@@ -187,21 +187,14 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     counters.add('targetsTaken', 1);
     counters.add('inFlight', 1);
     held.hold(1, 0);
-    try {
-      await collect(target, key);
-    } finally {
-      counters.add('inFlight', -1);
-      held.hold(-1, 0);
-    }
-  }
-
-  async function collect(target: Target, key: string): Promise<void> {
     const batch = batches.pop() ?? new SampleBatch(4096);
     try {
       await collectInto(target, key, batch);
     } finally {
       batch.clear();
       batches.push(batch);
+      counters.add('inFlight', -1);
+      held.hold(-1, 0);
     }
   }
 
