@@ -64,6 +64,7 @@ import { machineLine } from './lib/env.js';
 import { progress } from './lib/measure.js';
 import { type Child, Cleanup, cpuSeconds, freePort, httpText, machineCpu, rssBytes, sleep, tail, waitFor } from './lib/process.js';
 import { type Target, fmtRate, target } from './lib/report.js';
+import type { CollectorStatusView } from '../src/controller/engine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STRATA_BIN = path.join(ROOT, 'bin', 'strata.js');
@@ -127,21 +128,8 @@ function label(c: Config): string {
 
 // ---- readings ----
 
-/** The fields of Strata's /status this benchmark reads. */
-interface StrataStatus {
-  readonly metricsCollected: number;
-  readonly totalSent: number;
-  readonly totalErrors: number;
-  readonly totalDropped: number;
-  readonly totalFiltered: number;
-  readonly channelDepth: number;
-  readonly inFlightResources: number;
-  readonly errors: Readonly<Record<string, number>>;
-  readonly dropped: Readonly<Record<string, number>>;
-  readonly targetsDropped: Readonly<Record<string, number>>;
-  readonly targetsUp: number;
-  readonly targets: readonly { url: string; up: boolean; lastScrape: string; durationMs: number; error: string | null; samples: number; worker: number }[];
-}
+/** A collector's entry in Strata's /status. */
+type StrataStatus = CollectorStatusView;
 /** Prometheus counters from its /metrics. */
 interface PromCounters {
   readonly appended: number;
