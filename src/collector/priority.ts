@@ -17,6 +17,9 @@ export const WORKER_NICE = 5;
 export function lowerThreadPriority(nice = WORKER_NICE): number | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
+    // Thread ids read from /proc are only meaningful to setpriority when /proc belongs to this
+    // process's pid namespace (a sandbox may mount another one's).
+    if (readlinkSync('/proc/self') !== String(process.pid)) return undefined;
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     if (!Number.isSafeInteger(tid) || tid <= 0 || tid === process.pid) return undefined;
     os.setPriority(tid, Math.min(19, os.getPriority(tid) + nice));

@@ -11,10 +11,13 @@ function niceOf(tid: number): number {
 
 describe.runIf(process.platform === 'linux')('lowerThreadPriority', () => {
   it('renices the calling worker thread only, not the main thread', async () => {
-    // The compiled module (npm test builds first), in a real worker thread.
+    // The compiled module (npm test builds first), in a real worker thread. The worker listens
+    // on its port so that it stays alive (and its /proc entry stays) until it is terminated.
     const url = new URL('../../dist/src/collector/priority.js', import.meta.url).href;
     const worker = new Worker(
-      `import(${JSON.stringify(url)}).then((m) => require('node:worker_threads').parentPort.postMessage(m.lowerThreadPriority(5) ?? -1));`,
+      `const { parentPort } = require('node:worker_threads');
+       parentPort.on('message', () => {});
+       import(${JSON.stringify(url)}).then((m) => parentPort.postMessage(m.lowerThreadPriority(5) ?? -1));`,
       { eval: true },
     );
     const tid = await new Promise<number>((resolve, reject) => {
