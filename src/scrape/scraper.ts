@@ -5,13 +5,14 @@
  * Protocol: `GET` with `Accept: ACCEPT_HEADER` (OpenMetrics preferred, text 0.0.4 fallback),
  * `Accept-Encoding: gzip`, `User-Agent: strata/<version>` (or `userAgent`) and
  * `X-Prometheus-Scrape-Timeout-Seconds`. Bodies in `gzip` (or `x-gzip`) and `deflate` (zlib
- * wrapped) are inflated by a streaming zlib; any other `Content-Encoding` is refused. Only a
+ * wrapped) are inflated as they arrive; any other `Content-Encoding` is refused. Only a
  * 2xx answer is a success. Redirects are not followed (as a 3xx is a failure).
  *
  * Invariants:
- * - Nothing blocks: sockets, TLS and zlib are all asynchronous; the only synchronous work is
- *   counting bytes and one concatenation of the body at the end (chunks are collected, never
- *   appended to a growing buffer).
+ * - Sockets and TLS are asynchronous. A compressed chunk is inflated synchronously on this
+ *   thread as it arrives (`./inflate.ts`: Node's streaming zlib would cross to the thread pool
+ *   and back per 64 KiB), in pieces of at most 64 KiB handed on at once; without a consumer the
+ *   chunks are collected and joined once at the end, never appended to a growing buffer.
  * - Memory per scrape is bounded by `maxBodyBytes` plus one chunk: the limit is checked on
  *   every chunk after decompression (a gzip bomb stops at the limit, having inflated only about
  *   the limit), on every chunk as received (compressed bytes), and against `Content-Length`
@@ -43,6 +44,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SecureContext } from 'node:tls';
 import zlib from 'node:zlib';
+import { type Compression, createInflater, INFLATE_OUTPUT_BYTES, InflateError, type Inflater } from './inflate.js';
 import { ConfigError } from '../errors.js';
 import { ACCEPT_HEADER } from '../parse/format.js';
 import { ScrapeError, ScrapeFailure } from './errors.js';
@@ -67,6 +69,12 @@ export interface ScrapeOptions {
    * consumer (decompressing, parsing): more at once only interleaves them.
    */
   maxBodies?: number;
+  /**
+   * Inflate compressed bodies synchronously on this thread (`./inflate.ts`), the default; false
+   * uses Node's streaming zlib through the thread pool (also the fallback when this Node's zlib
+   * lacks what the synchronous inflater needs).
+   */
+  syncInflate?: boolean;
 }
 
 /**
@@ -106,6 +114,11 @@ export const IDLE_SOCKET_TIMEOUT_MS = 90_000;
 /** Output chunk of the streaming inflater: the overshoot past the limit is at most this. */
 const INFLATE_CHUNK_BYTES = 64 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Output inflated from the wire before the thread returns to its event loop. */
+const INFLATE_SLICE_BYTES = 4 * INFLATE_OUTPUT_BYTES;
+/** Thrown through the inflater to stop it once the scrape has failed (never escapes). */
+const STOP_INFLATING = new Error('scrape settled; inflating stops');
 
 /** Codes of a failure to reach the target at all. */
 const CONNECT_CODES: ReadonlySet<string> = new Set([
@@ -157,6 +170,8 @@ interface ScraperCore {
   readonly inFlight: Set<Exchange>;
   /** Body-reading turns: how many in all, how many are free, and the scrapes waiting for one. */
   readonly bodies: { readonly limit: number; free: number; readonly waiting: Exchange[] };
+  /** Output buffer of every synchronous inflater of this Scraper (they run one call at a time). */
+  readonly inflateOut: Buffer | undefined;
 }
 
 export class Scraper {
@@ -213,6 +228,7 @@ export class Scraper {
       httpsAgent: new https.Agent(httpsOptions),
       inFlight: new Set(),
       bodies: { limit: maxBodies, free: maxBodies, waiting: [] },
+      inflateOut: options.syncInflate === false ? undefined : Buffer.allocUnsafe(INFLATE_OUTPUT_BYTES),
     };
   }
 
@@ -288,7 +304,15 @@ class Exchange {
   #timer: NodeJS.Timeout | undefined;
   #req: http.ClientRequest | undefined;
   #res: http.IncomingMessage | undefined;
+  /** The streaming decoder (thread pool), when the synchronous inflater is not used. */
   #decoder: Decoder | undefined;
+  #inflater: Inflater | undefined;
+  /** Wire chunks (or their rest) still to inflate, in order. */
+  #pending: Uint8Array[] = [];
+  /** The inflater stopped at a slice's end; the rest follows on a later turn. */
+  #sliced = false;
+  /** The response's last byte has arrived. */
+  #bodyEnded = false;
   #encoding = '';
   #phase: Phase = Phase.Connecting;
   /** TCP connected (for https, the handshake may still be running). */
@@ -401,11 +425,11 @@ class Exchange {
       return;
     }
     const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
-    let decoder: Decoder | undefined;
+    let compression: Compression | undefined;
     if (encoding === 'gzip' || encoding === 'x-gzip') {
-      decoder = zlib.createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
+      compression = 'gzip';
     } else if (encoding === 'deflate') {
-      decoder = zlib.createInflate({ chunkSize: INFLATE_CHUNK_BYTES });
+      compression = 'deflate';
     } else if (encoding !== '' && encoding !== 'identity') {
       this.#fail(
         new ScrapeError(
@@ -424,14 +448,21 @@ class Exchange {
       if (length > this.#core.maxBodyBytes) {
         this.#fail(
           this.#tooLarge(
-            `declared a ${decoder === undefined ? '' : `${encoding} `}body of ${length} bytes (Content-Length), ` +
+            `declared a ${compression === undefined ? '' : `${encoding} `}body of ${length} bytes (Content-Length), ` +
               `over the body limit of ${this.#core.maxBodyBytes} bytes (scrape.maxBodyBytes)`,
           ),
         );
         return;
       }
     }
-    this.#decoder = decoder;
+    if (compression !== undefined) {
+      const out = this.#core.inflateOut;
+      this.#inflater = out === undefined ? undefined : createInflater(compression, out);
+      if (this.#inflater === undefined) {
+        const options = { chunkSize: INFLATE_CHUNK_BYTES };
+        this.#decoder = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createInflate(options);
+      }
+    }
     const bodies = this.#core.bodies;
     if (bodies.free > 0) {
       bodies.free--;
@@ -466,16 +497,35 @@ class Exchange {
     res.on('data', (chunk: Buffer) => this.#onWire(chunk));
     res.on('end', () => {
       if (this.#settled) return;
-      if (this.#decoder === undefined) this.#finish();
-      else this.#decoder.end();
+      this.#bodyEnded = true;
+      // A slice still to inflate ends the body when it is done.
+      if (!this.#sliced) this.#endBody();
     });
+  }
+
+  /** The whole body has arrived (and, with the synchronous inflater, has been inflated). */
+  #endBody(): void {
+    if (this.#decoder !== undefined) {
+      this.#decoder.end();
+      return;
+    }
+    if (this.#inflater !== undefined) {
+      try {
+        this.#inflater.end(this.#onPiece);
+      } catch (err) {
+        this.#onInflateError(err);
+        return;
+      }
+    }
+    this.#finish();
   }
 
   #onWire(chunk: Buffer): void {
     if (this.#settled) return;
     this.#wire += chunk.length;
     const decoder = this.#decoder;
-    if (decoder === undefined) {
+    const inflater = this.#inflater;
+    if (decoder === undefined && inflater === undefined) {
       this.#onBody(chunk);
       return;
     }
@@ -488,14 +538,67 @@ class Exchange {
       );
       return;
     }
-    if (!decoder.write(chunk)) this.#res?.pause();
+    if (inflater !== undefined) {
+      this.#pending.push(chunk);
+      if (!this.#sliced) this.#pump(inflater);
+    } else if (decoder !== undefined && !decoder.write(chunk)) this.#res?.pause();
   }
 
-  #onBody(chunk: Buffer): void {
+  /**
+   * Inflates the wire chunks queued in `#pending`, in order, in slices of `INFLATE_SLICE_BYTES`
+   * of output: past a slice it returns to the event loop with the response paused and goes on
+   * in a later turn, so that one chunk (of a gzip bomb, say) cannot hold this thread's other
+   * scrapes and their deadlines for long.
+   */
+  #pump(inflater: Inflater): void {
+    const pending = this.#pending;
+    const input = pending[0];
+    if (input !== undefined) {
+      let rest: Uint8Array | undefined;
+      try {
+        rest = inflater.write(input, this.#onPiece, INFLATE_SLICE_BYTES);
+      } catch (err) {
+        this.#onInflateError(err);
+        return;
+      }
+      if (rest === undefined) pending.shift();
+      else pending[0] = rest;
+      if (pending.length > 0) {
+        if (!this.#sliced) {
+          this.#sliced = true;
+          this.#res?.pause();
+        }
+        setImmediate(() => {
+          if (!this.#settled) this.#pump(inflater);
+        });
+        return;
+      }
+    }
+    if (this.#sliced) {
+      this.#sliced = false;
+      if (this.#bodyEnded) this.#endBody();
+      else this.#res?.resume();
+    }
+  }
+
+  /** A piece of inflated body, in the shared output buffer: valid only during this call. */
+  readonly #onPiece = (piece: Buffer): void => {
+    this.#onBody(piece, true);
+    if (this.#settled) throw STOP_INFLATING;
+  };
+
+  #onInflateError(err: unknown): void {
+    if (this.#settled) return; // stopped by #onPiece, or failed already
+    if (err instanceof InflateError) this.#onDecodeError(err);
+    else this.#fail(err);
+  }
+
+  /** `shared`: the chunk's memory is reused after this call, so what is kept is copied. */
+  #onBody(chunk: Buffer, shared = false): void {
     if (this.#settled) return;
     const bytes = this.#bytes + chunk.length;
     if (bytes > this.#core.maxBodyBytes) {
-      const after = this.#decoder === undefined ? '' : ' after decompression';
+      const after = this.#encoding === '' || this.#encoding === 'identity' ? '' : ' after decompression';
       this.#fail(
         this.#tooLarge(`exceeded the body limit of ${this.#core.maxBodyBytes} bytes (scrape.maxBodyBytes)${after}`),
       );
@@ -503,7 +606,7 @@ class Exchange {
     }
     this.#bytes = bytes;
     if (this.#consume === undefined) {
-      this.#chunks.push(chunk);
+      this.#chunks.push(shared ? Buffer.from(chunk) : chunk);
       return;
     }
     try {
@@ -679,8 +782,10 @@ class Exchange {
     this.#settled = true;
     this.#cleanup();
     this.#chunks = [];
+    this.#pending = [];
     // Destroying the request destroys its socket: a half-read socket never returns to the pool.
     this.#decoder?.destroy();
+    this.#inflater?.close();
     this.#res?.destroy();
     this.#req?.destroy();
     this.#reject(err);

@@ -306,6 +306,108 @@ describe('Scraper against a well-behaved target', () => {
   });
 });
 
+describe.each([
+  ['synchronous inflater', true],
+  ['streaming zlib', false],
+])('Scraper inflating with the %s', (_name, syncInflate) => {
+  // ~1.5 MB of text in many 64 KiB pieces of output, sent in small chunks on the wire.
+  const text = Buffer.from(Array.from({ length: 30_000 }, (_, i) => `m{i="${i}",h="${(i * 7919).toString(36)}"} ${i}\n`).join(''));
+  const gzipped = gzipSync(text, { level: 1 });
+  const twoMembers = Buffer.concat([gzipSync(text.subarray(0, 500_000)), gzipSync(text.subarray(500_000))]);
+  // Each wire chunk of this one inflates to several slices of output.
+  const repetitive = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `r{i="${i % 10}"} ${i % 3}\n`).join(''));
+  const repetitiveGzip = gzipSync(repetitive, { level: 9 });
+  let server: TestServer;
+  let scraper: Scraper;
+
+  beforeAll(async () => {
+    server = await httpServer((req, res) => {
+      const body =
+        req.url === '/members'
+          ? twoMembers
+          : req.url === '/truncated'
+            ? gzipped.subarray(0, gzipped.length - 50)
+            : req.url === '/repetitive'
+              ? repetitiveGzip
+              : gzipped;
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' });
+      let at = 0;
+      const next = (): void => {
+        if (at >= body.length) {
+          res.end();
+          return;
+        }
+        res.write(body.subarray(at, at + 7_777), next);
+        at += 7_777;
+      };
+      next();
+    }, '');
+    scraper = new Scraper({ timeoutMs: 5_000, maxBodyBytes: 4 << 20, syncInflate });
+  });
+
+  afterAll(async () => {
+    scraper.close();
+    await server.close();
+  });
+
+  it('collects the whole body when there is no consumer', async () => {
+    const result = await scraper.scrape(`${server.url}/metrics`);
+    expect(result.body.equals(text)).toBe(true);
+    expect(result.bytes).toBe(text.length);
+    expect(result.bytesOnWire).toBe(gzipped.length);
+  });
+
+  it('hands a consumer the body in order, in pieces it may not keep', async () => {
+    const copies: Buffer[] = [];
+    await scraper.scrape(`${server.url}/metrics`, undefined, (chunk) => copies.push(Buffer.from(chunk)));
+    expect(copies.length).toBeGreaterThan(1);
+    expect(Buffer.concat(copies).equals(text)).toBe(true);
+  });
+
+  it('keeps order when one wire chunk inflates to many slices, with and without a consumer', async () => {
+    expect(repetitiveGzip.length * 50).toBeLessThan(repetitive.length);
+    const copies: Buffer[] = [];
+    await scraper.scrape(`${server.url}/repetitive`, undefined, (chunk) => copies.push(Buffer.from(chunk)));
+    expect(Buffer.concat(copies).equals(repetitive)).toBe(true);
+    expect((await scraper.scrape(`${server.url}/repetitive`)).body.equals(repetitive)).toBe(true);
+  });
+
+  it('inflates a body of two gzip members', async () => {
+    expect((await scraper.scrape(`${server.url}/members`)).body.equals(text)).toBe(true);
+  });
+
+  it('fails a truncated body as decompress and keeps working', async () => {
+    const url = `${server.url}/truncated`;
+    const err = await failure(scraper.scrape(url, undefined, () => {}));
+    expect(err.reason).toBe(ScrapeFailure.Decompress);
+    expect(err.message).toBe(
+      `scrape of ${url} returned a gzip body that cannot be decompressed after ${gzipped.length - 50} bytes on the wire: unexpected end of file`,
+    );
+    expect((await scraper.scrape(`${server.url}/metrics`)).body.equals(text)).toBe(true);
+  });
+
+  it('stops at the body limit after decompression, and at a consumer that throws', async () => {
+    const small = new Scraper({ timeoutMs: 5_000, maxBodyBytes: 300_000, syncInflate });
+    try {
+      const url = `${server.url}/metrics`;
+      const err = await failure(small.scrape(url, undefined, () => {}));
+      expect(err.reason).toBe(ScrapeFailure.BodyTooLarge);
+      expect(err.message).toBe(`scrape of ${url} exceeded the body limit of 300000 bytes (scrape.maxBodyBytes) after decompression`);
+    } finally {
+      small.close();
+    }
+    const boom = new Error('refused');
+    let calls = 0;
+    await expect(
+      scraper.scrape(`${server.url}/metrics`, undefined, () => {
+        calls++;
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(calls).toBe(1);
+  });
+});
+
 describe('Scraper failures that need no target', () => {
   let scraper: Scraper;
   beforeAll(() => {
