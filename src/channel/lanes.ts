@@ -8,7 +8,7 @@
  * Everything else (bounded, full means the caller retries or drops, close wakes waiters, closed
  * lanes still drain) is the ring's behaviour, see ring.ts.
  */
-import { type ChannelRecord, TargetChannel } from './ring.js';
+import { type AttachOptions, type ChannelRecord, TargetChannel } from './ring.js';
 
 function hash(bytes: Uint8Array): number {
   let h = 0x811c9dc5;
@@ -42,8 +42,8 @@ export class LaneSet {
   }
 
   /** Re-attaches a lane set in another thread. */
-  static attach(buffers: readonly SharedArrayBuffer[]): LaneSet {
-    return new LaneSet(buffers.map((b) => TargetChannel.attach(b)));
+  static attach(buffers: readonly SharedArrayBuffer[], options: AttachOptions = {}): LaneSet {
+    return new LaneSet(buffers.map((b) => TargetChannel.attach(b, options)));
   }
 
   get buffers(): SharedArrayBuffer[] {

@@ -77,11 +77,16 @@ export type ConsumerReport =
 const MAX_TARGET_CACHES = 10_000;
 const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const REPORT_EVERY_MS = 1000;
-const POP_WAIT_MS = 100;
+/**
+ * Longest wait for a target before the loop turns again (checks the stop word, flushes its
+ * reports, steals from other lanes); also the channel's poll bound for this consumer. Each
+ * wait costs two thread wake-ups, which add up on an idle worker, so it is not short.
+ */
+const POP_WAIT_MS = 250;
 
 export async function runConsumer(task: ConsumerTask): Promise<{ targets: number }> {
   lowerThreadPriority();
-  const channel = LaneSet.attach(task.lanes);
+  const channel = LaneSet.attach(task.lanes, { pollMs: POP_WAIT_MS });
   const own = channel.lanes[task.workerIndex % channel.lanes.length] as TargetChannel;
   const counters = new SharedCounters(task.counters);
   const held = new Control(task.control);
