@@ -203,10 +203,12 @@ export class StrataMetrics {
       labelNames: ['stat'] as const,
       registers,
       collect() {
-        const none = loop.count === 0;
-        this.set({ stat: 'p50' }, none ? 0 : loop.percentile(50) / 1e9);
-        this.set({ stat: 'p99' }, none ? 0 : loop.percentile(99) / 1e9);
-        this.set({ stat: 'max' }, none ? 0 : loop.max / 1e9);
+        // The monitor records the time between its ticks, which includes its own resolution;
+        // the delay is what is beyond it.
+        const delay = (ns: number): number => (loop.count === 0 ? 0 : Math.max(0, ns / 1e6 - resolution) / 1e3);
+        this.set({ stat: 'p50' }, delay(loop.percentile(50)));
+        this.set({ stat: 'p99' }, delay(loop.percentile(99)));
+        this.set({ stat: 'max' }, delay(loop.max));
         loop.reset();
       },
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { metrics, scrape, serve, totals, value } from './helpers.js';
+import { EVENT_LOOP_RESOLUTION_MS } from '../../src/telemetry/metrics.js';
 
 describe('self-metrics', () => {
   it('exposes the strata_* metrics with the values a registered source reads at scrape time', async () => {
@@ -139,6 +140,27 @@ describe('self-metrics', () => {
     expect(names).toContain('strata_process_cpu_user_seconds_total');
     expect(names).toContain('strata_process_resident_memory_bytes');
     expect([...names].every((n) => n.startsWith('strata_'))).toBe(true);
+  });
+
+  it('reports the delay beyond the monitor\'s resolution: near 0 when idle, the stall when blocked', async () => {
+    const m = metrics({});
+    const s = await serve(m);
+    await scrape(s); // resets the window
+    await new Promise((r) => setTimeout(r, 400));
+    const idle = await scrape(s);
+    // The monitor ticks every EVENT_LOOP_RESOLUTION_MS; an idle loop is late by about nothing.
+    expect(value(idle, 'strata_event_loop_delay_seconds', { stat: 'p50' })).toBeLessThan(EVENT_LOOP_RESOLUTION_MS / 2 / 1000);
+    // (The first tick after a reset only starts the next measurement: let it pass.)
+    await new Promise((r) => setTimeout(r, 3 * EVENT_LOOP_RESOLUTION_MS));
+    const until = performance.now() + 150;
+    while (performance.now() < until) {
+      // a stall of 150 ms
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const blocked = await scrape(s);
+    const max = value(blocked, 'strata_event_loop_delay_seconds', { stat: 'max' }) ?? 0;
+    expect(max).toBeGreaterThan(0.1);
+    expect(max).toBeLessThan(1);
   });
 
   it('uses a registry of its own: two instances in one process do not collide', async () => {
