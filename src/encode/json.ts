@@ -15,8 +15,9 @@
  *   is rendered once and memoised in `series.memo` (owned by this encoder: `memoOwner === this`).
  *   The bytes between the timestamp and the value (`,"type":"…","value":`) are shared by all
  *   series of one type.
- * - Each line is written into a scratch buffer owned by the encoder: the memoised bytes with
- *   `Uint8Array#set` (measured faster than a JS loop even for 13 bytes), then the numbers as
+ * - Each line is written into a scratch buffer owned by the encoder: the memoised head with
+ *   `Buffer#write(…, 'latin1')` (a byte per char, as fast as `Uint8Array#set` of a Buffer and a
+ *   third of the memory), the shared bytes with `Uint8Array#set`, then the numbers as
  *   ASCII. A safe integer (every timestamp, most values) is written with a digit loop; a
  *   non-integer 1e-6 ≤ |n| < 1e6 that is the double nearest to a decimal with at most 9
  *   fractional digits (0.123, 21.5) is written from that decimal, which is what `String` gives
@@ -61,8 +62,12 @@ export const JSON_DEFAULT_MAX_BYTES = 1 << 20;
 
 /** This encoder's rendering of one series. */
 interface JsonMemo {
-  /** UTF-8 of `{"name":…,"tags":{…},"timestamp":`. */
-  readonly head: Uint8Array;
+  /**
+   * UTF-8 of `{"name":…,"tags":{…},"timestamp":`, held as a one-byte string of those bytes
+   * (char k = byte k) and written back with `latin1`: a `Buffer` per series cost ~110 B of heap
+   * and ~340 B of pool slab for ~250 B of text, the string costs its text plus 16 B.
+   */
+  readonly head: string;
   /** UTF-8 of `,"type":"…","value":`. */
   readonly mid: Uint8Array;
   /** The series' last number formatted with `String`, and its text (NaN before the first). */
@@ -111,7 +116,7 @@ export class JsonEncoder implements Encoder {
   readonly #pooled = new Set<ArrayBufferLike>();
   readonly #mine = new WeakSet<ArrayBufferLike>();
   /** Number memo shared by series that are not memoised. */
-  readonly #transient: JsonMemo = { head: new Uint8Array(0), mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
+  readonly #transient: JsonMemo = { head: '', mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
 
   constructor(options: JsonEncoderOptions = {}) {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
@@ -197,8 +202,7 @@ export class JsonEncoder implements Encoder {
         const head = memo.head;
         mid = memo.mid;
         if (pos + head.length + mid.length + room > buf.length) buf = this.#grow(pos + head.length + mid.length + room);
-        buf.set(head, pos);
-        pos += head.length;
+        pos += buf.write(head, pos, 'latin1');
       } else {
         memo = this.#transient;
         const head = renderHead(s);
@@ -242,7 +246,7 @@ export class JsonEncoder implements Encoder {
 
   #memoise(series: Series): JsonMemo {
     const memo: JsonMemo = {
-      head: Buffer.from(renderHead(series)),
+      head: Buffer.from(renderHead(series)).toString('latin1'),
       mid: MIDS.get(series.type) ?? Buffer.from(`,"type":"${series.type}","value":`),
       lastValue: Number.NaN,
       lastText: '',
