@@ -8,6 +8,12 @@
  * `resourceLimits` (a larger young generation: parsing builds many short-lived objects). The
  * process's GC is tuned once, before the first pool starts (see gc.ts).
  *
+ * A consumer that fails (a defect in a worker: an uncaught error ends its thread) is reported
+ * and started again on a fresh thread after a backoff (1 s, doubling to 30 s, reset after a
+ * minute of running), so one bad moment does not stop the Collector or the process; Piscina's
+ * 'error' event is listened to for the same reason. What the failed thread held is counted at
+ * shutdown with what other threads held (the control words are per pool).
+ *
  * Stopping: a shared control word asks the consumers to stop taking targets; they finish the
  * scrapes they hold, flush their sinks and return. If that takes longer than the grace period
  * the pool is destroyed (threads terminated) and what they held is lost — and counted, since the
@@ -15,7 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
 import type { ConsumerReport, ConsumerTask } from './consumer.js';
@@ -43,6 +49,12 @@ export interface PoolOptions {
   readonly youngGenerationMb?: number;
 }
 
+/** First wait before a failed consumer is started again; doubles up to the maximum. */
+const RESTART_BACKOFF_MS = 1_000;
+const MAX_RESTART_BACKOFF_MS = 30_000;
+/** A consumer that ran this long before failing starts again after the first backoff. */
+const RESTART_RESET_MS = 60_000;
+
 export class CollectorPool implements PoolHandle {
   readonly key: string;
   readonly #piscina: Piscina;
@@ -50,7 +62,13 @@ export class CollectorPool implements PoolHandle {
   readonly #counters: SharedCounters;
   readonly #tasks: Promise<unknown>[] = [];
   readonly #ports: MessagePort[] = [];
+  readonly #ctx: PoolContext;
+  readonly #options: PoolOptions;
   #stopped: Promise<void> | null = null;
+  /** Aborted when stop() is called: ends a restart's backoff. */
+  readonly #stopping = new AbortController();
+  /** Consumers started again after a failure. */
+  #restarts = 0;
 
   constructor(ctx: PoolContext, options: PoolOptions = {}) {
     this.key = ctx.key;
@@ -68,30 +86,77 @@ export class CollectorPool implements PoolHandle {
       atomics: 'async',
       resourceLimits: { maxYoungGenerationSizeMb: options.youngGenerationMb ?? 16 },
     });
-    for (let i = 0; i < workers; i++) {
+    this.#ctx = ctx;
+    this.#options = options;
+    // An uncaught error in a worker that is not running a task; one that is fails its task.
+    this.#piscina.on('error', (e: unknown) => options.onReport?.(ctx.key, { kind: 'failed', workerIndex: -1, message: String(e) }));
+    for (let i = 0; i < workers; i++) this.#tasks.push(this.#consume(i));
+  }
+
+  /** Consumers started again after a failure, since the pool started. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** The pool's worker threads (diagnostics and tests). */
+  get threads(): readonly Worker[] {
+    return this.#piscina.threads;
+  }
+
+  /** Runs consumer `i` until the pool stops, starting it again after each failure. */
+  async #consume(i: number): Promise<void> {
+    const { key } = this.#ctx;
+    let backoffMs = RESTART_BACKOFF_MS;
+    for (;;) {
+      const started = performance.now();
       const { port1, port2 } = new MessageChannel();
-      port1.on('message', (report: ConsumerReport) => options.onReport?.(ctx.key, report));
-      port1.unref();
-      this.#ports.push(port1);
-      const task: ConsumerTask = {
-        key: ctx.key,
-        workerIndex: i,
-        lanes: ctx.channel.buffers,
-        counters: ctx.counters.buffer,
-        control: this.#control.buffer,
-        spec: ctx.resource.spec,
-        port: port2,
-      };
-      const run = this.#piscina.run(task, { transferList: [port2] });
-      // A consumer that fails outright is reported; the others keep going.
-      this.#tasks.push(run.catch((e: unknown) => options.onReport?.(ctx.key, { kind: 'failed', workerIndex: i, message: String(e) })));
+      try {
+        await this.#runConsumer(i, port1, port2);
+        return; // stopped as asked
+      } catch (e) {
+        // Terminated by stop() past its grace period: counted there, not a failure.
+        if (this.#stopped !== null) return;
+        this.#options.onReport?.(key, { kind: 'failed', workerIndex: i, message: String(e) });
+      }
+      this.#ports.splice(this.#ports.indexOf(port1), 1);
+      port1.close();
+      if (performance.now() - started > RESTART_RESET_MS) backoffMs = RESTART_BACKOFF_MS;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs);
+        this.#stopping.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      backoffMs = Math.min(backoffMs * 2, MAX_RESTART_BACKOFF_MS);
+      if (this.#stopped !== null) return;
+      this.#restarts++;
     }
+  }
+
+  #runConsumer(i: number, port1: MessagePort, port2: MessagePort): Promise<unknown> {
+    const ctx = this.#ctx;
+    port1.on('message', (report: ConsumerReport) => this.#options.onReport?.(ctx.key, report));
+    port1.unref();
+    this.#ports.push(port1);
+    const task: ConsumerTask = {
+      key: ctx.key,
+      workerIndex: i,
+      lanes: ctx.channel.buffers,
+      counters: ctx.counters.buffer,
+      control: this.#control.buffer,
+      spec: ctx.resource.spec,
+      port: port2,
+    };
+    return this.#piscina.run(task, { transferList: [port2] });
   }
 
   stop(graceMs: number): Promise<void> {
     if (this.#stopped !== null) return this.#stopped;
     this.#control.requestStop();
     this.#stopped = (async () => {
+      await Promise.resolve(); // #stopped is set before the backoffs wake
+      this.#stopping.abort();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), graceMs);

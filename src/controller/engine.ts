@@ -276,7 +276,8 @@ export class Engine {
 
   #onReport(key: string, report: ConsumerReport): void {
     if (report.kind === 'failed') {
-      this.#log(`strata: collector ${key} worker ${report.workerIndex} failed: ${report.message}`);
+      const which = report.workerIndex < 0 ? 'a worker thread failed' : `worker ${report.workerIndex} failed (it starts again on a new thread)`;
+      this.#log(`strata: collector ${key} ${which}: ${report.message}`);
       return;
     }
     if (report.kind !== 'observations') return;
