@@ -9,10 +9,11 @@
  * 2xx answer is a success. Redirects are not followed (as a 3xx is a failure).
  *
  * Invariants:
- * - Sockets and TLS are asynchronous. A compressed chunk is inflated synchronously on this
- *   thread as it arrives (`./inflate.ts`: Node's streaming zlib would cross to the thread pool
- *   and back per 64 KiB), in pieces of at most 64 KiB handed on at once; without a consumer the
- *   chunks are collected and joined once at the end, never appended to a growing buffer.
+ * - Sockets and TLS are asynchronous. A compressed chunk is inflated as it arrives: on this
+ *   thread (`./inflate.ts`) when the worker reads at most one other body, else by Node's
+ *   streaming zlib on the thread pool (see the response handler); either way in pieces of at
+ *   most 64 KiB handed on at once. Without a consumer the chunks are collected and joined once
+ *   at the end, never appended to a growing buffer.
  * - Memory per scrape is bounded by `maxBodyBytes` plus one chunk: the limit is checked on
  *   every chunk after decompression (a gzip bomb stops at the limit, having inflated only about
  *   the limit), on every chunk as received (compressed bytes), and against `Content-Length`
@@ -456,8 +457,15 @@ class Exchange {
       }
     }
     if (compression !== undefined) {
+      // A worker reading at most one other body inflates on its own thread (no thread hops, one
+      // reused buffer); a busier one hands inflating to the thread pool, where it runs beside
+      // parsing. Measured at 20 × 10k series: at a 5 s interval the same CPU as the pool with
+      // ~20 MiB less memory; at saturation one worker scraped 430–490k samples/s inflating on
+      // its own thread, 570–700k through the pool, and 590–600k with this rule.
       const out = this.#core.inflateOut;
-      this.#inflater = out === undefined ? undefined : createInflater(compression, out);
+      const bodies = this.#core.bodies;
+      const quiet = bodies.free >= bodies.limit - 1 && bodies.waiting.length === 0;
+      this.#inflater = out === undefined || !quiet ? undefined : createInflater(compression, out);
       if (this.#inflater === undefined) {
         const options = { chunkSize: INFLATE_CHUNK_BYTES };
         this.#decoder = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createInflate(options);
