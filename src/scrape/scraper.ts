@@ -71,9 +71,9 @@ export interface ScrapeOptions {
    */
   maxBodies?: number;
   /**
-   * Inflate compressed bodies synchronously on this thread (`./inflate.ts`), the default; false
-   * uses Node's streaming zlib through the thread pool (also the fallback when this Node's zlib
-   * lacks what the synchronous inflater needs).
+   * Inflate compressed bodies on this thread (`./inflate.ts`) while it reads at most one other
+   * body (default true); false always uses Node's streaming zlib through the thread pool, as a
+   * busier Scraper does (and as does one whose Node lacks what the synchronous inflater needs).
    */
   syncInflate?: boolean;
 }
