@@ -286,10 +286,13 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     const sendable = toSend - skipped;
     if (messages.length > 0) {
       const delivery = await sender.send(messages, sendable, scrapeAbort.signal);
-      if (delivery.delivered) counters.add('sent', sendable);
-      else counters.drop(dropReasonOf(delivery.reason), sendable);
+      if (delivery.delivered) {
+        counters.add('sent', sendable);
+        counters.add('sentMessages', messages.length);
+      } else {
+        counters.drop(dropReasonOf(delivery.reason), sendable);
+      }
       settle(sendable);
-      if (delivery.delivered) counters.add('sentMessages', messages.length);
       encoder.recycle?.(messages); // delivered or dropped: nothing reads them any more
     }
     counters.add('scrapes', 1);

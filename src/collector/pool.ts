@@ -20,6 +20,7 @@
  * counters of a target are only updated once its samples are sent or dropped.
  */
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -110,8 +111,11 @@ export class CollectorPool implements PoolHandle {
     for (;;) {
       const started = performance.now();
       const { port1, port2 } = new MessageChannel();
+      port1.on('message', (report: ConsumerReport) => this.#options.onReport?.(key, report));
+      port1.unref();
+      this.#ports.push(port1);
       try {
-        await this.#runConsumer(i, port1, port2);
+        await this.#runConsumer(i, port2);
         return; // stopped as asked
       } catch (e) {
         // Terminated by stop() past its grace period: counted there, not a failure.
@@ -121,24 +125,15 @@ export class CollectorPool implements PoolHandle {
       this.#ports.splice(this.#ports.indexOf(port1), 1);
       port1.close();
       if (performance.now() - started > RESTART_RESET_MS) backoffMs = RESTART_BACKOFF_MS;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoffMs);
-        this.#stopping.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await sleep(backoffMs, undefined, { signal: this.#stopping.signal }).catch(() => {});
       backoffMs = Math.min(backoffMs * 2, MAX_RESTART_BACKOFF_MS);
       if (this.#stopped !== null) return;
       this.#restarts++;
     }
   }
 
-  #runConsumer(i: number, port1: MessagePort, port2: MessagePort): Promise<unknown> {
+  #runConsumer(i: number, port: MessagePort): Promise<unknown> {
     const ctx = this.#ctx;
-    port1.on('message', (report: ConsumerReport) => this.#options.onReport?.(ctx.key, report));
-    port1.unref();
-    this.#ports.push(port1);
     const task: ConsumerTask = {
       key: ctx.key,
       workerIndex: i,
@@ -146,9 +141,9 @@ export class CollectorPool implements PoolHandle {
       counters: ctx.counters.buffer,
       control: this.#control.buffer,
       spec: ctx.resource.spec,
-      port: port2,
+      port,
     };
-    return this.#piscina.run(task, { transferList: [port2] });
+    return this.#piscina.run(task, { transferList: [port] });
   }
 
   stop(graceMs: number): Promise<void> {

@@ -456,6 +456,7 @@ class Exchange {
         return;
       }
     }
+    const bodies = this.#core.bodies;
     if (compression !== undefined) {
       // A worker reading at most one other body inflates on its own thread (no thread hops, one
       // reused buffer); a busier one hands inflating to the thread pool, where it runs beside
@@ -463,7 +464,6 @@ class Exchange {
       // ~20 MiB less memory; at saturation one worker scraped 430–490k samples/s inflating on
       // its own thread, 570–700k through the pool, and 590–600k with this rule.
       const out = this.#core.inflateOut;
-      const bodies = this.#core.bodies;
       const quiet = bodies.free >= bodies.limit - 1 && bodies.waiting.length === 0;
       this.#inflater = out === undefined || !quiet ? undefined : createInflater(compression, out);
       if (this.#inflater === undefined) {
@@ -471,7 +471,6 @@ class Exchange {
         this.#decoder = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createInflate(options);
       }
     }
-    const bodies = this.#core.bodies;
     if (bodies.free > 0) {
       bodies.free--;
       this.#hasTurn = true;
