@@ -152,11 +152,12 @@ describe('self-metrics', () => {
     expect(value(idle, 'strata_event_loop_delay_seconds', { stat: 'p50' })).toBeLessThan(EVENT_LOOP_RESOLUTION_MS / 2 / 1000);
     // (The first tick after a reset only starts the next measurement: let it pass.)
     await new Promise((r) => setTimeout(r, 3 * EVENT_LOOP_RESOLUTION_MS));
-    const until = performance.now() + 150;
+    // A stall makes the tick due in it late by the stall less up to one resolution (its phase).
+    const until = performance.now() + EVENT_LOOP_RESOLUTION_MS + 150;
     while (performance.now() < until) {
-      // a stall of 150 ms
+      // a stall of the resolution + 150 ms
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 2 * EVENT_LOOP_RESOLUTION_MS));
     const blocked = await scrape(s);
     const max = value(blocked, 'strata_event_loop_delay_seconds', { stat: 'max' }) ?? 0;
     expect(max).toBeGreaterThan(0.1);
