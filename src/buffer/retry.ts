@@ -159,6 +159,34 @@ export class RetryingSender {
     };
   }
 
+  /**
+   * Whether `sendNow` may write: the sink has `writeNow` and no send is held (in flight or
+   * waiting for room), so a message written now cannot overtake one sent before it.
+   */
+  get canSendNow(): boolean {
+    return this.#inFlightBytes === 0 && this.#waiters.length === 0 && this.sink.writeNow !== undefined;
+  }
+
+  /**
+   * Writes one message at once with the sink's `writeNow` when `canSendNow`; `true` when it was
+   * delivered (counted as sent). `false` when it was not written or not accepted: nothing is
+   * counted, and the caller sends it (and every message after it) with `send`, which then
+   * retries or drops and counts as usual.
+   */
+  sendNow(message: Uint8Array, samples: number): boolean {
+    if (!this.canSendNow) return false;
+    let outcome: SendOutcome | null;
+    try {
+      outcome = this.sink.writeNow?.(message) ?? null;
+    } catch {
+      return false; // against the contract; `send` will answer for it
+    }
+    if (outcome === null || outcome.result !== 'ok') return false;
+    this.#sentMessages++;
+    this.#sentSamples += samples;
+    return true;
+  }
+
   async send(messages: readonly Uint8Array[], samples: number, signal: AbortSignal): Promise<Delivery> {
     if (signal.aborted) return this.#drop(DropReason.Shutdown, samples, abortDetail(signal), 0);
     const bytes = byteLength(messages);

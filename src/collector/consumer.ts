@@ -268,13 +268,28 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
     counters.add('filtered', stats.filtered);
     settle(stats.filtered);
     counters.add('clamped', stats.clamped);
-    let messages: Uint8Array[];
-    const toSend = batch.length;
+    let messages: Uint8Array[] = [];
     try {
-      messages = encoder.encode(batch, started);
+      if (encoder.encodeTo !== undefined && sender.canSendNow) {
+        // Each message is written as soon as it is made, from the encoder's scratch memory
+        // while it is still in the CPU's cache (no copy, no message kept). From the first one
+        // the sink cannot take now, the rest are copied and sent as usual.
+        encoder.encodeTo(batch, started, (message, samples) => {
+          if (messages.length === 0 && sender.sendNow(message, samples)) {
+            counters.add('sent', samples);
+            counters.add('sentMessages', 1);
+            settle(samples);
+          } else {
+            messages.push(new Uint8Array(message)); // a copy (Buffer#slice would be a view)
+          }
+        });
+      } else {
+        messages = encoder.encode(batch, started);
+      }
     } catch (e) {
-      counters.drop(DropReason.Encode, toSend);
-      settle(toSend);
+      const lost = holding.samples;
+      counters.drop(DropReason.Encode, lost);
+      settle(lost);
       fail(target, started, bytes, ErrorReason.Encode, e);
       return;
     }
@@ -283,8 +298,9 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
       counters.drop(DropReason.NonFinite, skipped);
       settle(skipped);
     }
-    const sendable = toSend - skipped;
     if (messages.length > 0) {
+      // What is still held: the samples of the messages not yet written.
+      const sendable = holding.samples;
       const delivery = await sender.send(messages, sendable, scrapeAbort.signal);
       if (delivery.delivered) {
         counters.add('sent', sendable);

@@ -32,6 +32,12 @@ export interface Encoder {
    */
   encode(batch: SampleBatch, defaultTimestamp: number | null, out?: Uint8Array[]): Uint8Array[];
   /**
+   * Optional: like `encode`, but hands each message to `emit` as soon as it is complete, with
+   * the number of samples in it, as a view of the encoder's own scratch memory that is valid only
+   * until `emit` returns (a caller that keeps it copies it). No message is allocated.
+   */
+  encodeTo?(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array, samples: number) => void): void;
+  /**
    * Hands messages back once nothing reads them any more (the sink has delivered or dropped
    * them), so their memory can hold later messages instead of being allocated afresh.
    * Optional; a message must not be used after it is recycled.

@@ -172,11 +172,11 @@ export class JsonEncoder implements Encoder {
    * Like `encode`, but hands each message to `emit` as a view of the encoder's scratch buffer,
    * valid only until `emit` returns (no copy: for a caller that writes it out synchronously).
    */
-  encodeTo(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array) => void): void {
+  encodeTo(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array, samples: number) => void): void {
     this.#encode(batch, defaultTimestamp, emit);
   }
 
-  #encode(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array) => unknown): void {
+  #encode(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array, samples: number) => unknown): void {
     const n = batch.length;
     const { series, values, timestamps } = batch;
     const maxSamples = this.maxSamples;
@@ -190,7 +190,7 @@ export class JsonEncoder implements Encoder {
     for (let i = 0; i < n; i++) {
       const s = series[i] as Series;
       if (count >= maxSamples) {
-        emit(buf.subarray(0, pos));
+        emit(buf.subarray(0, pos), count);
         pos = 0;
         count = 0;
       }
@@ -234,14 +234,14 @@ export class JsonEncoder implements Encoder {
       if (pos > maxBytes && count > 0) {
         // This line takes the message past maxBytes: send the message before it, and start the
         // next message with it.
-        emit(buf.subarray(0, start));
+        emit(buf.subarray(0, start), count);
         buf.copyWithin(0, start, pos);
         pos -= start;
         count = 0;
       }
       count++;
     }
-    if (count > 0) emit(buf.subarray(0, pos));
+    if (count > 0) emit(buf.subarray(0, pos), count);
   }
 
   #memoise(series: Series): JsonMemo {

@@ -7,6 +7,9 @@
  * - A send is one write (the lone message with `write`, several with `writev`, so nothing is
  *   copied) and lands whole in one file: messages are never split across files. Sends are
  *   serialised (a FIFO lock), so concurrent sends land whole and in call order.
+ * - `writeNow` writes one message with `writeSync` (on the caller's thread, no copy) only when
+ *   no send is in progress or waiting, so it keeps the same order; it never opens or rotates
+ *   (it answers `null` and the caller sends instead).
  * - Before a send that would take a non-empty file past `maxBytes`, the file is rotated:
  *   `path.{maxFiles-1}` → `path.{maxFiles}` (replacing the oldest), …, `path.1` → `path.2`,
  *   `path` → `path.1`, and a new `path` is opened with flag `'a'`. Only the rotated files that
@@ -29,6 +32,7 @@
  * file is closed and reopened on the next send. `flush()` calls `fdatasync`; `close()` waits
  * for the sends in progress and closes the file.
  */
+import { ftruncateSync, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { Serial } from './serial.js';
@@ -55,6 +59,8 @@ export interface FileOps {
 
 /** The part of `fs.promises.FileHandle` the sink uses. */
 export interface FileLike {
+  /** The descriptor, for `writeNow`; a file without one is written only by `send`. */
+  readonly fd?: number;
   stat(): Promise<{ readonly size: number }>;
   write(buffer: Uint8Array): Promise<{ readonly bytesWritten: number }>;
   writev(buffers: Uint8Array[]): Promise<{ readonly bytesWritten: number }>;
@@ -130,6 +136,8 @@ export class FileSink implements Sink {
   #size = 0;
   #closed = false;
   #closing: Promise<void> | null = null;
+  /** Sends waiting for or holding their turn: `writeNow` writes only at 0, keeping call order. */
+  #busy = 0;
   #rotations = 0;
   #bytesWritten = 0;
 
@@ -160,16 +168,57 @@ export class FileSink implements Sink {
     if (signal.aborted) return retry(ABORTED);
     const total = byteLength(messages);
     if (total === 0) return OK;
-    const release = await this.#serial.acquire(signal);
-    if (release === null) return retry(ABORTED);
+    this.#busy++;
     try {
-      await this.#append(messages, total);
-      return OK;
-    } catch (err) {
-      return this.#outcome(err);
+      const release = await this.#serial.acquire(signal);
+      if (release === null) return retry(ABORTED);
+      try {
+        await this.#append(messages, total);
+        return OK;
+      } catch (err) {
+        return this.#outcome(err);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      this.#busy--;
     }
+  }
+
+  /**
+   * Writes `message` with `writeSync` when the file is open, no rotation is due and no send is
+   * in progress or waiting (nor the sink closed); else `null`. A failed write is truncated away
+   * and answers as `send` would.
+   */
+  writeNow(message: Uint8Array): SendOutcome | null {
+    const handle = this.#handle;
+    const total = message.byteLength;
+    if (this.#closed || this.#busy > 0 || handle === null || handle.fd === undefined) return null;
+    if (this.#size > 0 && this.#size + total > this.maxBytes) return null;
+    const fd = handle.fd;
+    const start = this.#size;
+    let written = 0;
+    try {
+      while (written < total) {
+        const n = writeSync(fd, message, written, total - written);
+        if (!(n > 0)) throw Object.assign(new Error('the write made no progress'), { code: 'EIO' });
+        written += n;
+      }
+    } catch (err) {
+      if (written > 0) {
+        try {
+          ftruncateSync(fd, start);
+        } catch {
+          // The next send opens the file again.
+          this.#handle = null;
+          handle.close().catch(() => undefined);
+        }
+      }
+      return this.#outcome(new StepError(`write ${this.path}`, err));
+    }
+    this.#size = start + total;
+    this.#bytesWritten += total;
+    return OK;
   }
 
   async flush(signal: AbortSignal): Promise<void> {

@@ -366,3 +366,72 @@ describe('the retrying sender with the block policy', () => {
     sink.pending.shift()?.();
   });
 });
+
+describe('the retrying sender writing now (sendNow)', () => {
+  /** A sink whose `writeNow` answers from a script; its sends finish when released. */
+  class NowSink implements Sink {
+    readonly kind = 'now';
+    readonly written: number[] = [];
+    readonly pending: (() => void)[] = [];
+    answer: SendOutcome | null | 'throw' = ok;
+    writeNow(message: Uint8Array): SendOutcome | null {
+      if (this.answer === 'throw') throw new Error('against the contract');
+      if (this.answer?.result === 'ok') this.written.push(message.byteLength);
+      return this.answer;
+    }
+    async send(): Promise<SendOutcome> {
+      await new Promise<void>((r) => this.pending.push(r));
+      return ok;
+    }
+    async flush(): Promise<void> {}
+    async close(): Promise<void> {}
+  }
+
+  it('counts a message the sink wrote at once as sent', () => {
+    const sink = new NowSink();
+    const { s } = sender(sink);
+    expect(s.canSendNow).toBe(true);
+    expect(s.sendNow(new Uint8Array(7), 3)).toBe(true);
+    expect(s.sendNow(new Uint8Array(5), 2)).toBe(true);
+    expect(sink.written).toEqual([7, 5]);
+    expect(s.counters).toMatchObject({ sentMessages: 2, sentSamples: 5, retries: 0 });
+    expect(s.inFlightBytes).toBe(0);
+  });
+
+  it('does not write while a send is held, so a later message cannot overtake it', async () => {
+    const sink = new NowSink();
+    const { s } = sender(sink);
+    const held = s.send(msg(10), 4, never());
+    expect(s.canSendNow).toBe(false);
+    expect(s.sendNow(new Uint8Array(3), 1)).toBe(false);
+    expect(sink.written).toEqual([]);
+    sink.pending.shift()?.();
+    expect(await held).toMatchObject({ delivered: true });
+    expect(s.sendNow(new Uint8Array(3), 1)).toBe(true);
+    expect(s.counters).toMatchObject({ sentMessages: 2, sentSamples: 5 });
+  });
+
+  const refusals: [string, SendOutcome | null | 'throw'][] = [
+    ['cannot write now (null)', null],
+    ['answers retry', again('disk full')],
+    ['answers reject', { result: 'reject', reason: 'read-only' }],
+    ['throws', 'throw'],
+  ];
+  for (const [what, answer] of refusals) {
+    it(`leaves the message to send, counting nothing, when the sink ${what}`, () => {
+      const sink = new NowSink();
+      sink.answer = answer;
+      const { s, drops } = sender(sink);
+      expect(s.sendNow(new Uint8Array(3), 1)).toBe(false);
+      expect(s.counters).toEqual({ sentMessages: 0, sentSamples: 0, retries: 0, droppedSamples: { rejected: 0, retries_exhausted: 0, shutdown: 0, buffer_full: 0 } });
+      expect(drops).toEqual([]);
+    });
+  }
+
+  it('cannot write now through a sink without writeNow', () => {
+    const { s } = sender(new ScriptedSink(ok));
+    expect(s.canSendNow).toBe(false);
+    expect(s.sendNow(new Uint8Array(3), 1)).toBe(false);
+    expect(s.counters.sentMessages).toBe(0);
+  });
+});

@@ -197,6 +197,10 @@ describe('the JSON encoder', () => {
         expect(text(encoder.encode(batch, 5))).toEqual(want);
         // again, with the memos built
         expect(text(encoder.encode(batch, 5))).toEqual(want);
+        // encodeTo hands out the same messages, each with its number of samples
+        const emitted: [string, number][] = [];
+        encoder.encodeTo(batch, 5, (message, count) => emitted.push([Buffer.from(message).toString('utf8'), count]));
+        expect(emitted).toEqual(want.map((m) => [m, m.split('\n').length - 1]));
       }),
       { interruptAfterTimeLimit: SECONDS * 250, numRuns: 1_000_000 },
     );

@@ -86,6 +86,11 @@ class HookedHandle implements FileLike {
     this.#gate = gate;
   }
 
+  /** The real descriptor: `writeNow` writes to it directly, past the hooks. */
+  get fd(): number {
+    return this.#inner.fd;
+  }
+
   stat(): Promise<{ size: number }> {
     return this.#inner.stat();
   }
