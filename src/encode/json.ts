@@ -169,8 +169,9 @@ export class JsonEncoder implements Encoder {
   }
 
   /**
-   * Like `encode`, but hands each message to `emit` as a view of the encoder's scratch buffer,
-   * valid only until `emit` returns (no copy: for a caller that writes it out synchronously).
+   * Like `encode`, but hands each message to `emit`, with its number of samples, as a view of
+   * the encoder's scratch buffer valid only until `emit` returns (no copy: for a caller that
+   * writes it out synchronously).
    */
   encodeTo(batch: SampleBatch, defaultTimestamp: number | null, emit: (message: Uint8Array, samples: number) => void): void {
     this.#encode(batch, defaultTimestamp, emit);

@@ -282,72 +282,63 @@ describe('the file sink', () => {
       expect(() => new FileSink(options)).toThrow(err);
     });
   }
-});
 
-describe('the file sink, writing now (writeNow)', () => {
-  let dir = '';
-  let path = '';
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'strata-file-now-'));
-    path = join(dir, 'out.ndjson');
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-  const line = (text: string): Buffer => Buffer.from(`${text}\n`);
+  describe('writing now (writeNow)', () => {
+    const line = (text: string): Buffer => Buffer.from(`${text}\n`);
 
-  it('writes the message before it returns, after the sends before it, once the file is open', async () => {
-    const sink = new FileSink({ path, maxBytes: 1 << 20 });
-    expect(sink.writeNow(line('before open'))).toBeNull(); // opening is a send's work
-    expect(await sink.send([line('a')], never())).toEqual({ result: 'ok' });
-    expect(sink.writeNow(line('b'))).toEqual({ result: 'ok' });
-    expect(readFileSync(path, 'utf8')).toBe('a\nb\n'); // no await in between
-    expect(await sink.send([line('c')], never())).toEqual({ result: 'ok' });
-    expect(sink.writeNow(line('d'))).toEqual({ result: 'ok' });
-    expect(sink.stats.bytesWritten).toBe(8);
-    await sink.close();
-    expect(readFileSync(path, 'utf8')).toBe('a\nb\nc\nd\n');
-  });
+    it('writes the message before it returns, after the sends before it, once the file is open', async () => {
+      const sink = new FileSink({ path, maxBytes: 1 << 20 });
+      expect(sink.writeNow(line('before open'))).toBeNull(); // opening is a send's work
+      expect(await sink.send([line('a')], never())).toEqual({ result: 'ok' });
+      expect(sink.writeNow(line('b'))).toEqual({ result: 'ok' });
+      expect(readFileSync(path, 'utf8')).toBe('a\nb\n'); // no await in between
+      expect(await sink.send([line('c')], never())).toEqual({ result: 'ok' });
+      expect(sink.writeNow(line('d'))).toEqual({ result: 'ok' });
+      expect(sink.stats.bytesWritten).toBe(8);
+      await sink.close();
+      expect(readFileSync(path, 'utf8')).toBe('a\nb\nc\nd\n');
+    });
 
-  it('answers null while a send holds or waits for its turn, so nothing overtakes it', async () => {
-    const gate = new Gate();
-    const sink = new FileSink({ path, maxBytes: 1 << 20, fs: hookedFs({}, gate) });
-    expect(await sink.send([line('first')], never())).toEqual({ result: 'ok' });
-    const open = gate.shut();
-    const held = sink.send([line('held')], never());
-    const waiting = sink.send([line('waiting')], never());
-    expect(sink.writeNow(line('now'))).toBeNull();
-    open();
-    expect(await held).toEqual({ result: 'ok' });
-    expect(sink.writeNow(line('now'))).toBeNull(); // `waiting` still has its turn to take
-    expect(await waiting).toEqual({ result: 'ok' });
-    expect(sink.writeNow(line('now'))).toEqual({ result: 'ok' });
-    await sink.close();
-    expect(readFileSync(path, 'utf8')).toBe('first\nheld\nwaiting\nnow\n');
-  });
+    it('answers null while a send holds or waits for its turn, so nothing overtakes it', async () => {
+      const gate = new Gate();
+      const sink = new FileSink({ path, maxBytes: 1 << 20, fs: hookedFs({}, gate) });
+      expect(await sink.send([line('first')], never())).toEqual({ result: 'ok' });
+      const open = gate.shut();
+      const held = sink.send([line('held')], never());
+      const waiting = sink.send([line('waiting')], never());
+      expect(sink.writeNow(line('now'))).toBeNull();
+      open();
+      expect(await held).toEqual({ result: 'ok' });
+      expect(sink.writeNow(line('now'))).toBeNull(); // `waiting` still has its turn to take
+      expect(await waiting).toEqual({ result: 'ok' });
+      expect(sink.writeNow(line('now'))).toEqual({ result: 'ok' });
+      await sink.close();
+      expect(readFileSync(path, 'utf8')).toBe('first\nheld\nwaiting\nnow\n');
+    });
 
-  it('leaves a rotation to the next send, and answers null once closed', async () => {
-    const sink = new FileSink({ path, maxBytes: 10, maxFiles: 3 });
-    expect(await sink.send([line('1234567')], never())).toEqual({ result: 'ok' });
-    expect(sink.writeNow(line('xyz'))).toBeNull(); // 8 + 4 > 10
-    expect(sink.writeNow(line('x'))).toEqual({ result: 'ok' }); // 8 + 2 = 10
-    expect(await sink.send([line('xyz')], never())).toEqual({ result: 'ok' });
-    expect(sink.stats.rotations).toBe(1);
-    expect(sink.writeNow(line('w'))).toEqual({ result: 'ok' });
-    await sink.close();
-    expect(sink.writeNow(line('late'))).toBeNull();
-    expect(readFileSync(`${path}.1`, 'utf8')).toBe('1234567\nx\n');
-    expect(readFileSync(path, 'utf8')).toBe('xyz\nw\n');
-  });
+    it('leaves a rotation to the next send, and answers null once closed', async () => {
+      const sink = new FileSink({ path, maxBytes: 10, maxFiles: 3 });
+      expect(await sink.send([line('1234567')], never())).toEqual({ result: 'ok' });
+      expect(sink.writeNow(line('xyz'))).toBeNull(); // 8 + 4 > 10
+      expect(sink.writeNow(line('x'))).toEqual({ result: 'ok' }); // 8 + 2 = 10
+      expect(await sink.send([line('xyz')], never())).toEqual({ result: 'ok' });
+      expect(sink.stats.rotations).toBe(1);
+      expect(sink.writeNow(line('w'))).toEqual({ result: 'ok' });
+      await sink.close();
+      expect(sink.writeNow(line('late'))).toBeNull();
+      expect(readFileSync(`${path}.1`, 'utf8')).toBe('1234567\nx\n');
+      expect(readFileSync(path, 'utf8')).toBe('xyz\nw\n');
+    });
 
-  it.skipIf(!existsSync('/dev/full'))('answers retry, naming the path and the error, when the write fails (a full disk)', async () => {
-    const sink = new FileSink({ path: '/dev/full', maxBytes: 1 << 20 });
-    // The send opens the file, and fails like the write after it.
-    expect(await sink.send([line('a')], never())).toMatchObject({ result: 'retry' });
-    const outcome = sink.writeNow(line('b'));
-    expect(outcome).toMatchObject({ result: 'retry' });
-    expect(outcome !== null && outcome.result === 'retry' ? outcome.reason : '').toMatch(/^write \/dev\/full: ENOSPC/);
-    expect(sink.stats.bytesWritten).toBe(0);
-    await sink.close();
+    it.skipIf(!existsSync('/dev/full'))('answers retry, naming the path and the error, when the write fails (a full disk)', async () => {
+      const sink = new FileSink({ path: '/dev/full', maxBytes: 1 << 20 });
+      // The send opens the file, and fails like the write after it.
+      expect(await sink.send([line('a')], never())).toMatchObject({ result: 'retry' });
+      const outcome = sink.writeNow(line('b'));
+      expect(outcome).toMatchObject({ result: 'retry' });
+      expect(outcome !== null && outcome.result === 'retry' ? outcome.reason : '').toMatch(/^write \/dev\/full: ENOSPC/);
+      expect(sink.stats.bytesWritten).toBe(0);
+      await sink.close();
+    });
   });
 });
