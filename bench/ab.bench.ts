@@ -11,8 +11,9 @@
  * ±20–70% from one minute to the next (the same build measured 1.3 and 2.2 CPU-s per million
  * samples within ten minutes), more than most changes are worth. Run side by side, both builds
  * meet the same swings, and the median over 10 s slices of their CPU ratio holds still (A/A runs
- * read 0.99–1.01; a single slice ±10%). The two runs share the 2 cores, so each is charged somewhat more than it
- * would be alone: compare the ratio, not the absolute figures, with a sequential benchmark's.
+ * read 0.99–1.01; a single slice ±10%). The two runs share the 2 cores, so each is charged
+ * somewhat more than it would be alone: compare the ratio, not the absolute figures, with a
+ * sequential benchmark's.
  *
  * Settings (environment): BENCH_AB_BASE (HEAD) the revision built as A, in a temporary git
  * worktree with this tree's node_modules; BENCH_AB_SLICES (18) slices of 10 s measured;
