@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -339,6 +340,32 @@ describe('the file sink', () => {
       expect(outcome !== null && outcome.result === 'retry' ? outcome.reason : '').toMatch(/^write \/dev\/full: ENOSPC/);
       expect(sink.stats.bytesWritten).toBe(0);
       await sink.close();
+    });
+
+    // A write cut short by the kernel: under a file-size limit (RLIMIT_FSIZE, `ulimit -f`),
+    // write(2) writes up to the limit and the next one fails with EFBIG. Run in a child process
+    // (the limit is per process), on the compiled sink (npm test builds first).
+    it.runIf(process.platform === 'linux')('truncates a message written in part, so the file holds whole messages only', async () => {
+      const url = new URL('../../dist/src/sink/file.js', import.meta.url).href;
+      const script = `
+        process.on('SIGXFSZ', () => {}); // the limit's signal: caught, so write(2) answers EFBIG
+        const { FileSink } = await import(${JSON.stringify(url)});
+        const sink = new FileSink({ path: ${JSON.stringify(path)}, maxBytes: 1 << 20 });
+        const sent = await sink.send([Buffer.alloc(3000, 'a')], new AbortController().signal);
+        const cut = sink.writeNow(Buffer.alloc(3000, 'b')); // 1096 bytes fit under 4096
+        const after = sink.writeNow(Buffer.alloc(500, 'c'));
+        const bytesWritten = sink.stats.bytesWritten;
+        await sink.close();
+        process.stdout.write(JSON.stringify({ sent, cut, after, bytesWritten }));`;
+      const child = spawnSync('bash', ['-c', 'ulimit -f 4 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+      expect(child.stderr).toBe('');
+      const got = JSON.parse(child.stdout) as Record<string, { result: string; reason?: string } | number>;
+      expect(got.sent).toEqual({ result: 'ok' });
+      expect(got.cut).toMatchObject({ result: 'reject' }); // EFBIG: it will not pass by retrying
+      expect((got.cut as { reason: string }).reason).toMatch(/^write .*out\.ndjson: EFBIG/);
+      expect(got.after).toEqual({ result: 'ok' });
+      expect(got.bytesWritten).toBe(3500);
+      expect(readFileSync(path, 'latin1')).toBe(`${'a'.repeat(3000)}${'c'.repeat(500)}`);
     });
   });
 });
