@@ -87,6 +87,11 @@ function git(args: readonly string[], cwd = ROOT): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
+/** BASE with its commit, or the commit alone when BASE names it already. */
+function baseName(short: string): string {
+  return short.startsWith(BASE) || BASE.startsWith(short) ? short : `${BASE} (${short})`;
+}
+
 /** Checks out BASE in a temporary worktree and builds it there; returns its root. */
 function buildBase(cleanup: Cleanup): string {
   const rev = git(['rev-parse', '--verify', `${BASE}^{commit}`]);
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
     const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
     baseDir = buildBase(cleanup);
     const sides: Side[] = [
-      { name: 'A', root: baseDir, env: envWords('BENCH_AB_ENV_A'), describe: `${BASE} (${git(['rev-parse', '--short', 'HEAD'], baseDir)})` },
+      { name: 'A', root: baseDir, env: envWords('BENCH_AB_ENV_A'), describe: baseName(git(['rev-parse', '--short', 'HEAD'], baseDir)) },
       { name: 'B', root: ROOT, env: envWords('BENCH_AB_ENV_B'), describe: `this tree (${git(['rev-parse', '--short', 'HEAD'])}${dirty ? ', with uncommitted changes' : ''})` },
     ];
 
