@@ -97,6 +97,7 @@ function buildBase(cleanup: Cleanup): string {
   const rev = git(['rev-parse', '--verify', `${BASE}^{commit}`]);
   const dir = path.join(cleanup.tempDir('strata-bench-ab-'), 'base');
   progress(`building A: ${BASE} (${rev.slice(0, 12)}) in ${dir}`);
+  git(['worktree', 'prune']); // entries left by a run that was killed before its clean-up
   git(['worktree', 'add', '--detach', dir, rev]);
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   if (!existsSync(path.join(dir, 'tsconfig.build.json'))) throw new Error(`${BASE} has no tsconfig.build.json: too old to build here`);
