@@ -205,7 +205,8 @@ async function main(): Promise<void> {
       });
       const [a, b] = cpm as [number, number];
       if (Number.isFinite(a) && Number.isFinite(b) && a > 0) ratios.push(b / a);
-      progress(`slice ${i + 1}/${SLICES}: A ${a.toFixed(3)} B ${b.toFixed(3)} CPU-s/M, B/A ${(b / a).toFixed(3)}`);
+      const rss = cur.map((c) => (c.rss / MiB).toFixed(0)).join(' / ');
+      progress(`slice ${i + 1}/${SLICES}: A ${a.toFixed(3)} B ${b.toFixed(3)} CPU-s/M, B/A ${(b / a).toFixed(3)}; RSS ${rss} MiB`);
       prev = cur;
     }
     const last = prev;
