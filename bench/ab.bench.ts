@@ -31,20 +31,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine } from './lib/env.js';
+import { intEnv, machineLine } from './lib/env.js';
+import { median } from './lib/report.js';
 import { progress } from './lib/measure.js';
 import { type Child, Cleanup, cpuSeconds, freePort, httpText, rssBytes, sleep, tail, waitFor } from './lib/process.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
 
-function intEnv(name: string, def: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 /** `K=V K=V` into an environment object; throws on a word without `=`. */
 function envWords(name: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -77,11 +71,6 @@ interface Reading {
   readonly rss: number;
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 function git(args: readonly string[], cwd = ROOT): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();

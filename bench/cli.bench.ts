@@ -30,7 +30,7 @@ import { env, machineLine } from './lib/env.js';
 import type { Measured } from './lib/measure.js';
 import { progress } from './lib/measure.js';
 import { clusterMixFile, defaultClusterMixFile, payloadLine } from './lib/payloads.js';
-import { type Row, printTable, saveResults, target } from './lib/report.js';
+import { median, type Row, printTable, saveResults, target } from './lib/report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STRATA_BIN = path.join(ROOT, 'bin', 'strata.js');
@@ -118,11 +118,6 @@ for (let round = 0; round < env.cliRuns; round++) {
   for (const c of order) times.get(c.name)?.push(run(c.args, '/dev/null').ms);
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 function measured(name: string, n: number): Measured {
   const xs = times.get(name) ?? [];
   const m = median(xs);

@@ -60,10 +60,10 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine } from './lib/env.js';
+import { intEnv, machineLine } from './lib/env.js';
 import { progress } from './lib/measure.js';
 import { type Child, Cleanup, cpuSeconds, freePort, httpText, machineCpu, rssBytes, sleep, tail, waitFor } from './lib/process.js';
-import { type Target, fmtRate, target } from './lib/report.js';
+import { type Target, fmtRate, median, target } from './lib/report.js';
 import type { CollectorStatusView } from '../src/controller/engine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,13 +71,6 @@ const STRATA_BIN = path.join(ROOT, 'bin', 'strata.js');
 const STRATA_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MiB = 1024 * 1024;
 
-function intEnv(name: string, def: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 const INTERVAL = intEnv('BENCH_ENGINE_INTERVAL', 5);
 const SECONDS = intEnv('BENCH_ENGINE_SECONDS', 60);
 const WARMUP = intEnv('BENCH_ENGINE_WARMUP', 10);
@@ -175,12 +168,6 @@ function metricWith(text: string, name: string, labelPart: string): number | und
   return metricValues(text, name).find((v) => v.labels.includes(labelPart))?.value;
 }
 
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 /** Least-squares slope of y over x. */
 function slope(xs: readonly number[], ys: readonly number[]): number {
   const n = xs.length;

@@ -10,7 +10,8 @@
  */
 import os from 'node:os';
 
-function int(name: string, def: number): number {
+/** A positive integer setting from the environment, `def` when unset or empty. */
+export function intEnv(name: string, def: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
@@ -19,12 +20,12 @@ function int(name: string, def: number): number {
 }
 
 export const env = {
-  series: int('BENCH_SERIES', 100_000),
-  seed: int('BENCH_SEED', 1),
-  timeMs: int('BENCH_TIME_MS', 2000),
-  iterations: int('BENCH_ITERATIONS', 5),
-  allocRuns: int('BENCH_ALLOC_RUNS', 3),
-  cliRuns: int('BENCH_CLI_RUNS', 7),
+  series: intEnv('BENCH_SERIES', 100_000),
+  seed: intEnv('BENCH_SEED', 1),
+  timeMs: intEnv('BENCH_TIME_MS', 2000),
+  iterations: intEnv('BENCH_ITERATIONS', 5),
+  allocRuns: intEnv('BENCH_ALLOC_RUNS', 3),
+  cliRuns: intEnv('BENCH_CLI_RUNS', 7),
 } as const;
 
 /** One line about the machine, printed above every table: results mean little without it. */

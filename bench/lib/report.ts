@@ -90,3 +90,11 @@ export function saveResults(area: string, dataSet: string, machine: string, rows
   };
   writeFileSync(path.join(RESULTS_DIR, `${area}.json`), `${JSON.stringify(json, null, 2)}\n`);
 }
+
+/** The median; NaN for no values. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
