@@ -7,9 +7,10 @@
  * series) in this process, for the quick start.
  */
 import { parseArgs } from 'node:util';
+import { gcBudgetMb } from '../collector/gc.js';
 import { ConfigRejected, Engine } from '../controller/engine.js';
 import { startDemoTarget } from '../demo/index.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { startTelemetryServer } from '../telemetry/index.js';
 import type { CommandIO } from './parse-command.js';
 
@@ -38,6 +39,13 @@ export async function runCommand(argv: string[], io: CommandIO, signal?: AbortSi
   });
   const files = values.file ?? [];
   if (files.length === 0) throw new UsageError(RUN_USAGE);
+  try {
+    gcBudgetMb(); // a bad STRATA_GC_BUDGET_MB is an error now, not when the first pool starts
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    io.stderr.write(`strata: ${e.message}\n`);
+    return 1;
+  }
   const telemetryPort = intFlag('telemetry-port', values['telemetry-port'], 9464);
   const graceMs = intFlag('grace-seconds', values['grace-seconds'], 10) * 1000;
   const log = (line: string): void => {

@@ -34,6 +34,7 @@ import { SampleBatch } from '../sample.js';
 import { readFileTls, ScrapeError, Scraper } from '../scrape/index.js';
 import { createSink } from '../sink/index.js';
 import { Control, ControlState } from './control.js';
+import { GcPacer } from './gc.js';
 import { lowerThreadPriority } from './priority.js';
 import { DropReason, ErrorReason, SharedCounters, TargetDropReason } from './counters.js';
 
@@ -46,6 +47,8 @@ export interface ConsumerTask {
   readonly control: SharedArrayBuffer;
   readonly spec: CollectorSpec;
   readonly port: MessagePort;
+  /** The GC pacer's budget in MB (gc.ts); 0: none. */
+  readonly gcBudgetMb: number;
 }
 
 /** The last scrape of one target, for /status. */
@@ -124,8 +127,18 @@ export async function runConsumer(task: ConsumerTask): Promise<{ targets: number
   const inflight = new Set<Promise<void>>();
   let taken = 0;
 
+  const pacer = GcPacer.create(task.gcBudgetMb);
+  const pace = (): void => {
+    const ms = pacer?.maybeCollect(inflight.size === 0) ?? 0;
+    if (ms > 0) {
+      counters.add('pacedGcs', 1);
+      counters.add('pacedGcMicrosTotal', ms * 1000);
+    }
+  };
+
   const state = (): number => held.state;
   while (state() === ControlState.Running) {
+    pace();
     // Backpressure: while the sink is behind (half its in-flight bound used), take no new target;
     // queued targets wait in the channel (and are counted as stale if they wait too long)
     // rather than being scraped only to be dropped for lack of room.

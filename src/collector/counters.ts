@@ -62,6 +62,8 @@ const SCALARS = [
   'targetsTaken',
   'inFlight',
   'queueDelayMsTotal',
+  'pacedGcs',
+  'pacedGcMicrosTotal',
 ] as const;
 type Scalar = (typeof SCALARS)[number];
 
@@ -85,6 +87,9 @@ export interface CounterSnapshot {
   readonly targetsTaken: number;
   readonly inFlight: number;
   readonly queueDelayMsTotal: number;
+  /** Full GCs the workers' pacers ran (gc.ts), and the microseconds they took. */
+  readonly pacedGcs: number;
+  readonly pacedGcMicrosTotal: number;
   readonly errors: Readonly<Record<ErrorReason, number>>;
   readonly dropped: Readonly<Record<DropReason, number>>;
   readonly targetsDropped: Readonly<Record<TargetDropReason, number>>;

@@ -27,7 +27,7 @@ import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
 import type { ConsumerReport, ConsumerTask } from './consumer.js';
 import { Control } from './control.js';
-import { tuneCollectorGc } from './gc.js';
+import { gcBudgetMb, tuneCollectorGc } from './gc.js';
 import { DropReason, type SharedCounters, TargetDropReason } from './counters.js';
 
 /** The compiled worker entry point (workers/collector.ts → dist/workers/collector.js). */
@@ -48,6 +48,8 @@ export interface PoolOptions {
   readonly onReport?: (key: string, report: ConsumerReport) => void;
   /** Young generation size per worker in MB. Default: `youngGenerationMb(workers)`. */
   readonly youngGenerationMb?: number;
+  /** Each worker's GC pacer budget in MB, 0 for none (gc.ts). Default: `gcBudgetMb()`. */
+  readonly gcBudgetMb?: number;
 }
 
 /**
@@ -77,6 +79,7 @@ export class CollectorPool implements PoolHandle {
   readonly #ports: MessagePort[] = [];
   readonly #ctx: PoolContext;
   readonly #options: PoolOptions;
+  readonly #gcBudgetMb: number;
   #stopped: Promise<void> | null = null;
   /** Aborted when stop() is called: ends a restart's backoff. */
   readonly #stopping = new AbortController();
@@ -87,6 +90,7 @@ export class CollectorPool implements PoolHandle {
     this.key = ctx.key;
     this.#counters = ctx.counters;
     const workers = ctx.resource.spec.workers;
+    this.#gcBudgetMb = options.gcBudgetMb ?? gcBudgetMb();
     tuneCollectorGc();
     this.#piscina = new Piscina({
       filename: workerFile(),
@@ -154,6 +158,7 @@ export class CollectorPool implements PoolHandle {
       control: this.#control.buffer,
       spec: ctx.resource.spec,
       port,
+      gcBudgetMb: this.#gcBudgetMb,
     };
     return this.#piscina.run(task, { transferList: [port] });
   }

@@ -50,6 +50,9 @@ export interface CollectorStatusView {
   readonly channelCapacity: number;
   /** Targets taken from the channel and scraped (not stale, not undecodable). */
   readonly targetsTaken: number;
+  /** Full GCs run by the workers' pacers (src/collector/gc.ts), and their total seconds. */
+  readonly pacedGcs: number;
+  readonly pacedGcSeconds: number;
   readonly errors: Readonly<Record<string, number>>;
   readonly dropped: Readonly<Record<string, number>>;
   readonly targetsDropped: Readonly<Record<string, number>>;
@@ -174,6 +177,8 @@ export class Engine {
       channelDepth: rt.channel.size,
       channelCapacity: rt.channel.capacity,
       targetsTaken: c.targetsTaken,
+      pacedGcs: c.pacedGcs,
+      pacedGcSeconds: c.pacedGcMicrosTotal / 1e6,
       errors: c.errors,
       dropped: c.dropped,
       targetsDropped: c.targetsDropped,
@@ -249,6 +254,8 @@ export class Engine {
           targetsDropped: { ...(s?.targetsDropped ?? {}) },
           targetsUp: s?.targetsUp ?? 0,
           channelDepth: s?.channelDepth ?? 0,
+          pacedGcs: s?.pacedGcs ?? 0,
+          pacedGcSeconds: s?.pacedGcSeconds ?? 0,
         };
       });
     }

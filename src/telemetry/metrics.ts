@@ -50,6 +50,9 @@ export interface CollectorTotals {
   readonly targetsUp: number;
   /** Targets waiting in the collector's channel. */
   readonly channelDepth: number;
+  /** Full GCs run by the workers' pacers, and their total seconds. */
+  readonly pacedGcs?: number;
+  readonly pacedGcSeconds?: number;
 }
 
 /**
@@ -138,6 +141,8 @@ export class StrataMetrics {
     scalar('strata_samples_filtered_total', 'Samples dropped by the exclude and clip filters.', (t) => t.filtered);
     scalar('strata_samples_clamped_total', 'Samples changed by the clamp filter.', (t) => t.clamped);
     scalar('strata_samples_sent_total', 'Samples acknowledged by the sink (or written, where it has no acknowledgement).', (t) => t.sent);
+    scalar('strata_worker_paced_gcs_total', "Full GCs run by the workers' pacers (their retained memory had grown by the budget).", (t) => t.pacedGcs ?? 0);
+    scalar('strata_worker_paced_gc_seconds_total', "Time the workers' paced full GCs took, in seconds.", (t) => t.pacedGcSeconds ?? 0);
 
     const byReason = (name: string, help: string, pick: (t: CollectorTotals) => Readonly<Record<string, number>> | undefined): void => {
       const bound = new ReasonBound(maxReasons);

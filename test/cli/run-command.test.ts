@@ -59,4 +59,18 @@ describe('strata run', () => {
     expect(err).toContain('spec.intervalSeconds');
     expect(err).toContain('spec.static[0].url');
   }, 20_000);
+
+  it('exits 1 naming STRATA_GC_BUDGET_MB when it is not a whole number', async () => {
+    const dir = tempDir('strata-run-gc-');
+    const file = writeResources(dir, resourcesYaml({ output: '{stdout: {}}' }, [{ url: 'http://127.0.0.1:9/metrics', labels: {} }]));
+    const child = spawn(process.execPath, [join(root, 'bin/strata.js'), 'run', '-f', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, STRATA_GC_BUDGET_MB: 'lots' },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(err).toBe('strata: STRATA_GC_BUDGET_MB: must be a whole number of MB ≥ 0 (0: no paced GC), got "lots"\n');
+  }, 20_000);
 });
