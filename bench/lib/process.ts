@@ -5,7 +5,10 @@
  * - `Cleanup` owns every child and temp dir it made. `stopAll()` sends SIGTERM to each child,
  *   waits up to its grace period, then SIGKILL; temp dirs are removed after. It also installs
  *   handlers so an exception, SIGINT or SIGTERM in the benchmark still stops the children
- *   (synchronously with SIGKILL on `exit`, when nothing async can run any more).
+ *   (synchronously with SIGKILL on `exit`, when nothing async can run any more). A run killed
+ *   outright (SIGKILL: `tsx` sends one when its child does not answer a relayed signal within
+ *   30 ms, as on a busy machine) cannot clean up; each temp dir names its owner's pid, and
+ *   `install()` removes those whose owner is gone.
  * - `cpuSeconds(pid)`: utime + stime of every thread of the process, from /proc/<pid>/stat
  *   (fields 14 and 15, in clock ticks; CLK_TCK from `getconf`, 100 if that fails). Children's
  *   times (cutime, cstime) are not included.
@@ -13,7 +16,7 @@
  * - `machineCpu()`: busy and total jiffies of all CPUs, from the first line of /proc/stat.
  */
 import { type ChildProcess, type SpawnOptions, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,28 +137,71 @@ export interface StartOptions {
 }
 
 /** Owns children and temp dirs, and makes sure they are gone when the benchmark ends. */
+/** Temp dirs of this module start with this; each holds `OWNER_FILE` with its owner's pid. */
+const DIR_PREFIX = 'strata-bench-';
+const OWNER_FILE = '.owner-pid';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temp dirs whose owner process is gone (a run killed outright); returns how many. */
+export function removeOrphanedTempDirs(root = os.tmpdir()): number {
+  let removed = 0;
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    let owner: number;
+    try {
+      owner = Number(readFileSync(path.join(root, name, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // not ours, or not finished being made
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    rmSync(path.join(root, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 export class Cleanup {
   readonly #children = new Map<Child, number>();
   readonly #dirs: string[] = [];
   #installed = false;
 
-  /** Installs exit, SIGINT and SIGTERM handlers (once). */
+  /**
+   * Installs exit, SIGINT and SIGTERM handlers (once). The signal handlers stay installed while
+   * stopping: Ctrl-C reaches this process more than once (from the terminal to the whole process
+   * group, and relayed by `npx` and `tsx`), and with no listener left tsx's preflight would end
+   * the process there, before the children had stopped and the temp dirs were removed.
+   */
   install(): this {
     if (this.#installed) return this;
     this.#installed = true;
+    const orphans = removeOrphanedTempDirs();
+    if (orphans > 0) process.stderr.write(`removed ${orphans} temp dir(s) left by benchmark runs that were killed\n`);
     process.on('exit', () => this.#killNow());
+    let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
       process.stderr.write(`\n${sig}: stopping benchmark processes\n`);
       void this.stopAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     return this;
   }
 
-  /** A new directory under the OS temp dir, removed by `stopAll()`. */
+  /** A new directory under the OS temp dir (`prefix` starts with `strata-bench-`), removed by `stopAll()`. */
   tempDir(prefix: string): string {
+    if (!prefix.startsWith(DIR_PREFIX)) throw new Error(`temp dir prefix must start with ${DIR_PREFIX}, got ${prefix}`);
     const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+    writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
     this.#dirs.push(dir);
     return dir;
   }
