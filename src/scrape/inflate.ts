@@ -10,9 +10,11 @@
  * outOff, outLen)` with the counts left in `_writeState` (as `zlib.gunzipSync` does), chunk by
  * chunk as the body arrives, writing into one 64 KiB buffer per thread that stays in cache.
  *
- * Those two members are Node internals, stable since Node 10 and used the same way by npm's
- * `minizlib`; `createInflater` checks for them and returns undefined when they are missing, and
- * the scraper then falls back to the public streaming `Gunzip`.
+ * Those two members, and the handle's `reset()` (which `Inflate#reset` calls) that lets an
+ * `InflaterPool` keep a handle for the next body, are Node internals, stable since Node 10 and
+ * used the same way by npm's `minizlib`; `createInflater` and the pool check for them and return
+ * undefined when they are missing, and the scraper then falls back to the public streaming
+ * `Gunzip`.
  *
  * Multi-member gzip and trailing bytes after the last member behave as in Node's `Gunzip` (the
  * native handle resets itself on a following gzip header and ignores anything else); a body
@@ -26,6 +28,8 @@ export type Compression = 'gzip' | 'deflate';
 /** The native zlib handle's synchronous interface (`node:zlib` internals). */
 interface NativeZlib {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  /** `inflateReset` (what `zlib.Inflate#reset` calls). */
+  reset(): void;
   onerror: (message: string, errno: number, code?: string) => void;
 }
 
@@ -57,21 +61,23 @@ export class InflateError extends Error {
  * `emit` throws (which is how a caller stops at a limit).
  */
 export class Inflater {
-  readonly #stream: zlib.Gunzip | zlib.Inflate;
+  readonly #zlib: ZlibHandle;
   readonly #handle: NativeZlib;
   readonly #state: Uint32Array;
   readonly #out: Buffer;
+  readonly #pool: InflaterPool | undefined;
   #error: InflateError | undefined;
   #closed = false;
 
-  /** Use `createInflater`. */
-  constructor(stream: zlib.Gunzip | zlib.Inflate, handle: NativeZlib, state: Uint32Array, out: Buffer) {
-    this.#stream = stream;
-    this.#handle = handle;
-    this.#state = state;
+  /** Use `createInflater` or `InflaterPool#take`. */
+  constructor(zlibHandle: ZlibHandle, out: Buffer, pool?: InflaterPool) {
+    this.#zlib = zlibHandle;
+    this.#handle = zlibHandle.handle;
+    this.#state = zlibHandle.state;
     this.#out = out;
+    this.#pool = pool;
     // Errors arrive through this callback, synchronously inside writeSync.
-    handle.onerror = (message, _errno, code) => {
+    this.#handle.onerror = (message, _errno, code) => {
       this.#error ??= new InflateError(message, code);
     };
   }
@@ -86,20 +92,26 @@ export class Inflater {
     return this.#run(input, Z_NO_FLUSH, emit, budget);
   }
 
-  /** The body is complete: fails if the compressed stream is not, and releases zlib's memory. */
+  /**
+   * The body is complete: fails if the compressed stream is not. Then the zlib handle goes back
+   * to its pool, reset, if the stream ended cleanly; otherwise its memory is released.
+   */
   end(emit: (piece: Buffer) => void): void {
     try {
       this.#run(EMPTY, Z_FINISH, emit, Infinity);
-    } finally {
+    } catch (e) {
       this.close();
+      throw e;
     }
+    this.#closed = true;
+    if (this.#pool === undefined || !this.#pool.give(this.#zlib)) this.#zlib.stream.close();
   }
 
-  /** Releases zlib's memory (idempotent); the inflater cannot be used after. */
+  /** Releases zlib's memory (idempotent; nothing after `end`); the inflater cannot be used after. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stream.close();
+    this.#zlib.stream.close();
   }
 
   #run(input: Uint8Array, flush: number, emit: (piece: Buffer) => void, budget: number): Uint8Array | undefined {
@@ -126,18 +138,80 @@ export class Inflater {
   }
 }
 
+/** A zlib stream and the internals the synchronous inflater drives. */
+interface ZlibHandle {
+  readonly compression: Compression;
+  readonly stream: zlib.Gunzip | zlib.Inflate;
+  readonly handle: NativeZlib;
+  readonly state: Uint32Array;
+}
+
+function openZlib(compression: Compression): ZlibHandle | undefined {
+  const stream = compression === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
+  const internals = stream as unknown as ZlibInternals;
+  const handle = internals._handle;
+  const state = internals._writeState;
+  if (handle == null || typeof handle.writeSync !== 'function' || typeof handle.reset !== 'function' || !(state instanceof Uint32Array) || state.length < 2) {
+    stream.close();
+    return undefined;
+  }
+  return { compression, stream, handle, state };
+}
+
 /**
  * An inflater for `compression` writing into `out` (shared by every inflater of a thread, as
  * they run one call at a time), or undefined when this Node's zlib lacks the internals.
  */
 export function createInflater(compression: Compression, out: Buffer): Inflater | undefined {
-  const stream = compression === 'gzip' ? zlib.createGunzip() : zlib.createInflate();
-  const internals = stream as unknown as ZlibInternals;
-  const handle = internals._handle;
-  const state = internals._writeState;
-  if (handle == null || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) {
-    stream.close();
-    return undefined;
+  const z = openZlib(compression);
+  return z === undefined ? undefined : new Inflater(z, out);
+}
+
+/**
+ * Inflaters writing into one output buffer, whose zlib handles are kept for the next body once
+ * one has ended cleanly (reset: `inflateReset` keeps zlib's state and window). A handle per body
+ * was ~30 µs to make and ~50 KB of memory to allocate and free per scrape, whose JavaScript side
+ * (the stream, its 16 KiB output buffer) lived long enough to be promoted and die in the old
+ * generation. At most `max` idle handles of each compression are kept.
+ */
+export class InflaterPool {
+  readonly out: Buffer;
+  readonly #max: number;
+  readonly #idle: Record<Compression, ZlibHandle[]> = { gzip: [], deflate: [] };
+  #closed = false;
+
+  constructor(out: Buffer, max = 2) {
+    this.out = out;
+    this.#max = max;
   }
-  return new Inflater(stream, handle, state, out);
+
+  /** An inflater for one body, or undefined when this Node's zlib lacks the internals. */
+  take(compression: Compression): Inflater | undefined {
+    const z = this.#idle[compression].pop() ?? openZlib(compression);
+    return z === undefined ? undefined : new Inflater(z, this.out, this);
+  }
+
+  /** Idle handles kept, by compression (diagnostics and tests). */
+  get idle(): Readonly<Record<Compression, number>> {
+    return { gzip: this.#idle.gzip.length, deflate: this.#idle.deflate.length };
+  }
+
+  /** Takes back a handle whose stream ended cleanly; false when it is not kept. */
+  give(z: ZlibHandle): boolean {
+    const idle = this.#idle[z.compression];
+    if (this.#closed || idle.length >= this.#max) return false;
+    try {
+      z.handle.reset();
+    } catch {
+      return false;
+    }
+    idle.push(z);
+    return true;
+  }
+
+  /** Releases the idle handles' memory. */
+  close(): void {
+    this.#closed = true;
+    for (const list of Object.values(this.#idle)) for (const z of list.splice(0)) z.stream.close();
+  }
 }

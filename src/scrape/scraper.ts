@@ -45,7 +45,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SecureContext } from 'node:tls';
 import zlib from 'node:zlib';
-import { type Compression, createInflater, INFLATE_OUTPUT_BYTES, InflateError, type Inflater } from './inflate.js';
+import { type Compression, INFLATE_OUTPUT_BYTES, InflateError, type Inflater, InflaterPool } from './inflate.js';
 import { ConfigError } from '../errors.js';
 import { ACCEPT_HEADER } from '../parse/format.js';
 import { ScrapeError, ScrapeFailure } from './errors.js';
@@ -171,8 +171,8 @@ interface ScraperCore {
   readonly inFlight: Set<Exchange>;
   /** Body-reading turns: how many in all, how many are free, and the scrapes waiting for one. */
   readonly bodies: { readonly limit: number; free: number; readonly waiting: Exchange[] };
-  /** Output buffer of every synchronous inflater of this Scraper (they run one call at a time). */
-  readonly inflateOut: Buffer | undefined;
+  /** The synchronous inflaters of this Scraper: one output buffer (they run one call at a time), reused zlib handles. */
+  readonly inflaters: InflaterPool | undefined;
 }
 
 export class Scraper {
@@ -229,7 +229,7 @@ export class Scraper {
       httpsAgent: new https.Agent(httpsOptions),
       inFlight: new Set(),
       bodies: { limit: maxBodies, free: maxBodies, waiting: [] },
-      inflateOut: options.syncInflate === false ? undefined : Buffer.allocUnsafe(INFLATE_OUTPUT_BYTES),
+      inflaters: options.syncInflate === false ? undefined : new InflaterPool(Buffer.allocUnsafe(INFLATE_OUTPUT_BYTES)),
     };
   }
 
@@ -277,6 +277,7 @@ export class Scraper {
     for (const exchange of [...this.#core.inFlight]) exchange.abort('the scraper is closed');
     this.#core.httpAgent.destroy();
     this.#core.httpsAgent.destroy();
+    this.#core.inflaters?.close();
   }
 }
 
@@ -463,9 +464,9 @@ class Exchange {
       // parsing. Measured at 20 × 10k series: at a 5 s interval the same CPU as the pool with
       // ~20 MiB less memory; at saturation one worker scraped 430–490k samples/s inflating on
       // its own thread, 570–700k through the pool, and 590–600k with this rule.
-      const out = this.#core.inflateOut;
+      const inflaters = this.#core.inflaters;
       const quiet = bodies.free >= bodies.limit - 1 && bodies.waiting.length === 0;
-      this.#inflater = out === undefined || !quiet ? undefined : createInflater(compression, out);
+      this.#inflater = inflaters === undefined || !quiet ? undefined : inflaters.take(compression);
       if (this.#inflater === undefined) {
         const options = { chunkSize: INFLATE_CHUNK_BYTES };
         this.#decoder = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createInflate(options);

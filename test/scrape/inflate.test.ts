@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createInflater, INFLATE_OUTPUT_BYTES, InflateError, type Compression } from '../../src/scrape/inflate.js';
+import { createInflater, INFLATE_OUTPUT_BYTES, InflateError, InflaterPool, type Compression } from '../../src/scrape/inflate.js';
 
 /** ~2 MB of exposition-like text with incompressible label values. */
 const TEXT = Buffer.from(
@@ -126,5 +126,93 @@ describe('Inflater', () => {
     expect(bytes).toBeLessThanOrEqual((1 << 20) + INFLATE_OUTPUT_BYTES);
     inflater?.close();
     expect(() => inflater?.write(bomb, () => {})).toThrow(/after close/);
+  });
+});
+
+describe('InflaterPool', () => {
+  /** Inflates `input` whole with an inflater taken from `pool`; the pieces, joined. */
+  function inflateWith(pool: InflaterPool, compression: Compression, input: Buffer, cuts: number[] = []): Buffer {
+    const inflater = pool.take(compression);
+    expect(inflater).toBeDefined();
+    const pieces: Buffer[] = [];
+    const emit = (piece: Buffer): void => {
+      expect(piece.buffer).toBe(pool.out.buffer);
+      pieces.push(Buffer.from(piece));
+    };
+    let at = 0;
+    for (const cut of [...cuts, input.length]) {
+      inflater?.write(input.subarray(at, cut), emit);
+      at = cut;
+    }
+    inflater?.end(emit);
+    return Buffer.concat(pieces);
+  }
+
+  const a = TEXT.subarray(0, 300_000);
+  const b = TEXT.subarray(300_000, 900_000);
+
+  it('keeps a handle that ended cleanly and inflates the next bodies with it, gzip and deflate apart', () => {
+    const pool = new InflaterPool(Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    expect(inflateWith(pool, 'gzip', gzipSync(a)).equals(a)).toBe(true);
+    expect(pool.idle).toEqual({ gzip: 1, deflate: 0 });
+    // Several bodies in turn on the one kept handle, cut at random points, and a multi-member one.
+    for (let round = 0; round < 5; round++) {
+      const input = gzipSync(round % 2 === 0 ? b : a);
+      expect(inflateWith(pool, 'gzip', input, randomCuts(input.length, 5)).equals(round % 2 === 0 ? b : a)).toBe(true);
+      expect(pool.idle.gzip).toBe(1);
+    }
+    expect(inflateWith(pool, 'gzip', Buffer.concat([gzipSync(a), gzipSync(b)])).equals(Buffer.concat([a, b]))).toBe(true);
+    expect(inflateWith(pool, 'deflate', deflateSync(b)).equals(b)).toBe(true);
+    expect(inflateWith(pool, 'deflate', deflateSync(a)).equals(a)).toBe(true);
+    expect(pool.idle).toEqual({ gzip: 1, deflate: 1 });
+    pool.close();
+    expect(pool.idle).toEqual({ gzip: 0, deflate: 0 });
+  });
+
+  it('does not keep a handle whose body failed or was abandoned, and the next body inflates whole', () => {
+    const pool = new InflaterPool(Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const corrupt = pool.take('gzip');
+    expect(() => corrupt?.write(Buffer.from('this is not gzip at all'), () => {})).toThrow(/incorrect header check/);
+    corrupt?.close();
+    expect(pool.idle.gzip).toBe(0);
+
+    const input = gzipSync(a);
+    const truncated = pool.take('gzip');
+    truncated?.write(input.subarray(0, input.length - 100), () => {});
+    expect(() => truncated?.end(() => {})).toThrow(new InflateError('unexpected end of file', 'Z_BUF_ERROR'));
+    expect(pool.idle.gzip).toBe(0);
+
+    const abandoned = pool.take('gzip');
+    abandoned?.write(input.subarray(0, 1000), () => {}); // the scrape failed mid-body (a limit, a reset)
+    abandoned?.close();
+    expect(pool.idle.gzip).toBe(0);
+
+    expect(inflateWith(pool, 'gzip', input).equals(a)).toBe(true);
+    expect(pool.idle.gzip).toBe(1);
+    // A clean end after a failed body on a kept handle: its state was reset, not carried over.
+    const halfway = pool.take('gzip');
+    halfway?.write(input.subarray(0, input.length >> 1), () => {});
+    halfway?.close();
+    expect(inflateWith(pool, 'gzip', gzipSync(b)).equals(b)).toBe(true);
+  });
+
+  it('keeps at most `max` idle handles of each kind, and none once closed', () => {
+    const pool = new InflaterPool(Buffer.alloc(INFLATE_OUTPUT_BYTES), 2);
+    const input = gzipSync(a);
+    const three = [pool.take('gzip'), pool.take('gzip'), pool.take('gzip')];
+    for (const inflater of three) {
+      inflater?.write(input, () => {});
+      inflater?.end(() => {});
+      inflater?.close(); // after end: nothing (the handle may be in the pool already)
+    }
+    expect(pool.idle.gzip).toBe(2);
+    expect(inflateWith(pool, 'gzip', input).equals(a)).toBe(true); // close() above closed no kept handle
+    pool.close();
+    const late = new InflaterPool(Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const inflater = late.take('gzip');
+    late.close();
+    inflater?.write(input, () => {});
+    inflater?.end(() => {});
+    expect(late.idle.gzip).toBe(0);
   });
 });
