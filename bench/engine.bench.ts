@@ -508,6 +508,9 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
         const durations = s1.targets.map((t) => t.durationMs);
         notes.push(`status over the window: collected ${dColl.toLocaleString('en')}, sent ${dSent.toLocaleString('en')}, dropped ${dDrop.toLocaleString('en')}; errors: ${fmtCounts(errs)}; samples dropped: ${fmtCounts(drops)}; targets dropped: ${fmtCounts(tdrops)}`);
         notes.push(`status at the end: targets up ${s1.targetsUp}/${s1.targets.length} (fewest in the window ${upMin}), channel depth ${s1.channelDepth}, in flight ${s1.inFlightResources}, last scrape durations median ${median(durations).toFixed(0)} ms, max ${Math.max(...durations).toFixed(0)} ms`);
+        // Absent from a /status older than the pacer (a baseline build): no note then.
+        const gcs = (s1.pacedGcs ?? 0) - (s0.pacedGcs ?? 0);
+        if (s1.pacedGcs !== undefined) notes.push(`paced full GCs in the workers over the window: ${gcs} (${((s1.pacedGcSeconds - (s0.pacedGcSeconds ?? 0)) * 1000).toFixed(0)} ms)`);
         if (c.workers > 1) notes.push(`targets changing worker: ${hops.moved} of ${hops.scrapes} scrapes seen (1 s readings) ran on another worker than the target's previous one`);
         if (Object.keys(errs).length > 0) problems.push(`scrape errors in the window: ${fmtCounts(errs)}`);
         if (Object.keys(drops).length > 0) problems.push(`samples dropped in the window: ${fmtCounts(drops)}`);
