@@ -95,6 +95,9 @@ export function exposedGc(): (() => void) | undefined {
   }
 }
 
+/** The budget is at least this fraction (1/LIVE_SHARE) of what the last full GC left. */
+const LIVE_SHARE = 16;
+
 export interface GcPacerOptions {
   /** Runs a full GC. Default: `exposedGc()`. */
   readonly collect?: () => void;
@@ -108,7 +111,8 @@ export interface GcPacerOptions {
 /**
  * Paced full collections for a worker, the way GOGC paces Go's: a full GC once the retained
  * memory has grown by the budget since the last one (its floor: the least ever read, which a
- * full GC of V8's own lowers too). A full GC stops the thread (~80 ms at 200k series), so it runs
+ * full GC of V8's own lowers too). The budget is the larger of the one given and 1/16 of the
+ * floor (at 200k series, ~190 MB retained: the 16 MB given). A full GC stops the thread (~80 ms at 200k series), so it runs
  * when no scrape is in flight; a worker that is never idle (saturated) has one at twice the
  * budget. At 5 s that is one full GC every minute or two; V8's own would come later, after
  * resident memory had grown by up to 64 MB more.
@@ -148,7 +152,10 @@ export class GcPacer {
     const retained = this.#retained();
     if (retained < this.#floor) this.#floor = retained;
     const grown = retained - this.#floor;
-    if (grown < this.#budget || (!idle && grown < 2 * this.#budget)) return 0;
+    // A full GC's work grows with the live heap: the budget grows with it too (1/16 of it),
+    // so that a worker holding 1M series is not paced into a GC every few seconds.
+    const budget = Math.max(this.#budget, this.#floor / LIVE_SHARE);
+    if (grown < budget || (!idle && grown < 2 * budget)) return 0;
     this.#collect();
     const ms = this.#now() - now;
     // ArrayBuffer memory is freed by a sweeper task after the GC, so this reading can be high;

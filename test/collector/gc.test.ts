@@ -86,6 +86,20 @@ describe('GcPacer', () => {
     expect(heap.collections).toBe(2);
   });
 
+  it('grows the budget with the live heap: at least 1/16 of what the last full GC left', () => {
+    const { heap, pacer } = fakePacer(16);
+    heap.retained = heap.live = 1024 * MiB; // 1M series: 64 MB, not 16
+    pacer.maybeCollect(true);
+    heap.retained += 63 * MiB;
+    expect(pacer.maybeCollect(true)).toBe(0);
+    heap.retained += 1 * MiB;
+    expect(pacer.maybeCollect(true)).toBeGreaterThan(0);
+    heap.retained += 127 * MiB; // busy: twice that
+    expect(pacer.maybeCollect(false)).toBe(0);
+    heap.retained += 1 * MiB;
+    expect(pacer.maybeCollect(false)).toBeGreaterThan(0);
+  });
+
   it('reads the heap at most once per everyMs', () => {
     const { heap, pacer } = fakePacer(16, 1000);
     pacer.maybeCollect(true);
