@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createInflater, INFLATE_OUTPUT_BYTES, InflateError, InflaterPool, type Compression } from '../../src/scrape/inflate.js';
+import { createInflater, INFLATE_OUTPUT_BYTES, InflateError, type Inflater, InflaterPool, type Compression } from '../../src/scrape/inflate.js';
 
 /** ~2 MB of exposition-like text with incompressible label values. */
 const TEXT = Buffer.from(
   Array.from({ length: 40_000 }, (_, i) => `metric_${i % 97}{pod="${randomBytes(6).toString('hex')}",i="${i}"} ${i * 1.5}\n`).join(''),
 );
 
-/** Inflates `input` fed in the given pieces; returns every emitted piece, copied. */
-function inflate(compression: Compression, input: Buffer, cuts: number[], out = Buffer.alloc(INFLATE_OUTPUT_BYTES)): Buffer[] {
-  const inflater = createInflater(compression, out);
+/** Feeds `input` to `inflater` in the given pieces and ends it; returns every emitted piece, copied. */
+function feed(inflater: Inflater | undefined, out: Buffer, input: Buffer, cuts: number[]): Buffer[] {
   expect(inflater).toBeDefined();
   const pieces: Buffer[] = [];
   const emit = (piece: Buffer): void => {
@@ -26,6 +25,11 @@ function inflate(compression: Compression, input: Buffer, cuts: number[], out = 
   }
   inflater?.end(emit);
   return pieces;
+}
+
+/** Inflates `input` fed in the given pieces with a new inflater; returns every emitted piece, copied. */
+function inflate(compression: Compression, input: Buffer, cuts: number[], out = Buffer.alloc(INFLATE_OUTPUT_BYTES)): Buffer[] {
+  return feed(createInflater(compression, out), out, input, cuts);
 }
 
 function randomCuts(length: number, n: number): number[] {
@@ -130,22 +134,9 @@ describe('Inflater', () => {
 });
 
 describe('InflaterPool', () => {
-  /** Inflates `input` whole with an inflater taken from `pool`; the pieces, joined. */
+  /** Inflates `input` with an inflater taken from `pool`; the pieces, joined. */
   function inflateWith(pool: InflaterPool, compression: Compression, input: Buffer, cuts: number[] = []): Buffer {
-    const inflater = pool.take(compression);
-    expect(inflater).toBeDefined();
-    const pieces: Buffer[] = [];
-    const emit = (piece: Buffer): void => {
-      expect(piece.buffer).toBe(pool.out.buffer);
-      pieces.push(Buffer.from(piece));
-    };
-    let at = 0;
-    for (const cut of [...cuts, input.length]) {
-      inflater?.write(input.subarray(at, cut), emit);
-      at = cut;
-    }
-    inflater?.end(emit);
-    return Buffer.concat(pieces);
+    return Buffer.concat(feed(pool.take(compression), pool.out, input, cuts));
   }
 
   const a = TEXT.subarray(0, 300_000);
