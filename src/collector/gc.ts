@@ -98,6 +98,15 @@ export function exposedGc(): (() => void) | undefined {
 /** The budget is at least this fraction (1/LIVE_SHARE) of what the last full GC left. */
 const LIVE_SHARE = 16;
 
+/**
+ * Most of the worker's time paced GCs may take: after one that took `ms`, the next waits at
+ * least `ms * (1 / MAX_TIME_SHARE - 1)`. A bound, not a setting that is usually reached: at
+ * 200k series every 5 s the pacer ran 2 GCs in an hour (287 ms), and a saturated worker holding
+ * 1.2M series 0–2 per 30 s (~500 ms each). Where a full GC is long and garbage comes fast,
+ * it keeps the pacer from taking more, whatever the budget says.
+ */
+export const MAX_TIME_SHARE = 0.02;
+
 export interface GcPacerOptions {
   /** Runs a full GC. Default: `exposedGc()`. */
   readonly collect?: () => void;
@@ -105,6 +114,8 @@ export interface GcPacerOptions {
   readonly retained?: () => number;
   /** Least time between two readings of `retained`, in ms. Default 1000. */
   readonly everyMs?: number;
+  /** Most of the time paced GCs may take (0 < share ≤ 1). Default MAX_TIME_SHARE. */
+  readonly maxTimeShare?: number;
   readonly now?: () => number;
 }
 
@@ -115,14 +126,18 @@ export interface GcPacerOptions {
  * floor (at 200k series, ~190 MB retained: the 16 MB given). A full GC stops the thread (~80 ms at 200k series), so it runs
  * when no scrape is in flight; a worker that is never idle (saturated) has one at twice the
  * budget. At 5 s that is one full GC every minute or two; V8's own would come later, after
- * resident memory had grown by up to 64 MB more.
+ * resident memory had grown by up to 64 MB more. Paced GCs take at most MAX_TIME_SHARE of the
+ * time: a long one pushes the next one back.
  */
 export class GcPacer {
   readonly #budget: number;
   readonly #collect: () => void;
   readonly #retained: () => number;
   readonly #everyMs: number;
+  readonly #restFactor: number;
   readonly #now: () => number;
+  /** No paced GC before this time (the rest owed by the last one). */
+  #notBefore = Number.NEGATIVE_INFINITY;
   #floor = Number.POSITIVE_INFINITY;
   #readAt = Number.NEGATIVE_INFINITY;
   /** Full GCs run, and the milliseconds they took. */
@@ -141,13 +156,16 @@ export class GcPacer {
     this.#collect = collect;
     this.#retained = options.retained ?? retainedBytes;
     this.#everyMs = options.everyMs ?? 1000;
+    const share = options.maxTimeShare ?? MAX_TIME_SHARE;
+    if (!(share > 0 && share <= 1)) throw new RangeError(`maxTimeShare must be in (0, 1], got ${share}`);
+    this.#restFactor = 1 / share - 1;
     this.#now = options.now ?? (() => performance.now());
   }
 
   /** Reads the retained memory (at most once per `everyMs`) and runs a full GC if it is due; returns its ms, or 0. */
   maybeCollect(idle: boolean): number {
     const now = this.#now();
-    if (now - this.#readAt < this.#everyMs) return 0;
+    if (now - this.#readAt < this.#everyMs || now < this.#notBefore) return 0;
     this.#readAt = now;
     const retained = this.#retained();
     if (retained < this.#floor) this.#floor = retained;
@@ -158,6 +176,7 @@ export class GcPacer {
     if (grown < budget || (!idle && grown < 2 * budget)) return 0;
     this.#collect();
     const ms = this.#now() - now;
+    this.#notBefore = now + ms + ms * this.#restFactor;
     // ArrayBuffer memory is freed by a sweeper task after the GC, so this reading can be high;
     // the next ones lower the floor to what was really left.
     this.#floor = this.#retained();

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { GC_BUDGET_MB, GcPacer, gcBudgetMb, tuneCollectorGc } from '../../src/collector/gc.js';
+import { GC_BUDGET_MB, GcPacer, MAX_TIME_SHARE, gcBudgetMb, tuneCollectorGc } from '../../src/collector/gc.js';
 import { ConfigError } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
@@ -22,7 +22,7 @@ describe('gcBudgetMb', () => {
 });
 
 /** A pacer over a fake heap: `retained` is what it reads, a collection sets it to `live`. */
-function fakePacer(budgetMb: number, everyMs = 0) {
+function fakePacer(budgetMb: number, everyMs = 0, maxTimeShare = 1) {
   const heap = { retained: 100 * MiB, live: 100 * MiB, clock: 0, collections: 0 };
   const pacer = GcPacer.create(budgetMb, {
     collect: () => {
@@ -33,6 +33,7 @@ function fakePacer(budgetMb: number, everyMs = 0) {
     retained: () => heap.retained,
     now: () => heap.clock,
     everyMs,
+    maxTimeShare,
   });
   if (pacer === null) throw new Error('no pacer');
   return { heap, pacer };
@@ -110,6 +111,21 @@ describe('GcPacer', () => {
     expect(pacer.maybeCollect(true)).toBeGreaterThan(0);
   });
 
+  it('takes at most its share of the time: a long GC pushes the next one back', () => {
+    const { heap, pacer } = fakePacer(16, 0, MAX_TIME_SHARE);
+    pacer.maybeCollect(true);
+    heap.retained += 64 * MiB; // garbage comes fast: due again at once
+    expect(pacer.maybeCollect(true)).toBe(80); // took 80 ms, from clock 0 to 80
+    heap.retained += 64 * MiB;
+    const rest = 80 / MAX_TIME_SHARE; // the GC and its rest: 4 s
+    heap.clock = rest - 1;
+    expect(pacer.maybeCollect(true)).toBe(0);
+    heap.clock = rest;
+    expect(pacer.maybeCollect(true)).toBe(80);
+    expect(heap.collections).toBe(2);
+    expect(() => GcPacer.create(16, { collect: () => {}, maxTimeShare: 0 })).toThrow(RangeError);
+  });
+
   it('is off with a budget of 0', () => {
     expect(GcPacer.create(0, { collect: () => {} })).toBeNull();
   });
@@ -134,7 +150,7 @@ describe('GcPacer', () => {
          await scavenge();
        }
        import(${JSON.stringify(url)}).then(async (m) => {
-         const pacer = m.GcPacer.create(8, { everyMs: 0 });
+         const pacer = m.GcPacer.create(8, { everyMs: 0, maxTimeShare: 1 }); // no rest between GCs: this test is about what they free
          if (pacer === null) return parentPort.postMessage({ error: 'no pacer: gc not exposed' });
          await scavenge();
          const floor = m.retainedBytes();
