@@ -9,7 +9,7 @@
  * mode; BENCH_ENGINE_SECONDS (60) measured window per configuration; BENCH_ENGINE_WARMUP (10)
  * seconds between a collector being up and its window; BENCH_ENGINE_TARGETS (20) and
  * BENCH_ENGINE_SERIES (10000) demo targets and series per target;
- * BENCH_ENGINE_SATURATION_COPIES (3), see below; BENCH_ENGINE_PROMETHEUS (`prometheus` on PATH)
+ * BENCH_ENGINE_SATURATION_COPIES (6), see below; BENCH_ENGINE_PROMETHEUS (`prometheus` on PATH)
  * the binary; BENCH_ENGINE_ONLY (all) a comma-separated subset of the configurations
  * (`strata-w1@5s`, `strata-w2@5s`, `prometheus@5s`, `strata-w1@1s`, …).
  *
@@ -25,10 +25,11 @@
  * - interval mode (BENCH_ENGINE_INTERVAL): Strata workers 1, Strata workers 2, Prometheus. The
  *   rate is bound by the interval (targets × series / interval) when a collector keeps up.
  * - saturation mode (interval 1 s, the shortest Strata accepts): the same three, with every
- *   target listed BENCH_ENGINE_SATURATION_COPIES (4) times as `URL?copy=i` (the demo target
+ *   target listed BENCH_ENGINE_SATURATION_COPIES (6) times as `URL?copy=i` (the demo target
  *   ignores the query; Prometheus gets one job per copy with `params`). 20 targets alone ask
- *   200k samples/s at 1 s, which one Strata worker keeps up with; 4 copies ask 800k, more than a
- *   collector can scrape on 2 cores, so samples/s is its capacity. Each copy has its own series
+ *   200k samples/s at 1 s, which one Strata worker keeps up with; 6 copies ask 1.2M, more than a
+ *   collector can scrape on 2 cores, so samples/s is its capacity (at 4 copies, 800k, two
+ *   workers got all that was asked, which capped their ratio to one). Each copy has its own series
  *   cache, so a collector holds copies × 200k series. Stale, skipped and dropped targets, errors
  *   and drops are expected and reported from /status.
  * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
@@ -77,7 +78,7 @@ const WARMUP = intEnv('BENCH_ENGINE_WARMUP', 10);
 const TARGETS = intEnv('BENCH_ENGINE_TARGETS', 20);
 const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
 const SATURATION_INTERVAL = 1;
-const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 4);
+const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 6);
 const PRERENDER = Number(process.env.BENCH_ENGINE_PRERENDER ?? 8);
 /** Strata's scrape.concurrency; unset: its default. */
 const CONCURRENCY = process.env.BENCH_ENGINE_CONCURRENCY;
