@@ -123,11 +123,12 @@ export interface GcPacerOptions {
  * Paced full collections for a worker, the way GOGC paces Go's: a full GC once the retained
  * memory has grown by the budget since the last one (its floor: the least ever read, which a
  * full GC of V8's own lowers too). The budget is the larger of the one given and 1/16 of the
- * floor (at 200k series, ~190 MB retained: the 16 MB given). A full GC stops the thread (~80 ms at 200k series), so it runs
- * when no scrape is in flight; a worker that is never idle (saturated) has one at twice the
- * budget. At 5 s that is one full GC every minute or two; V8's own would come later, after
- * resident memory had grown by up to 64 MB more. Paced GCs take at most MAX_TIME_SHARE of the
- * time: a long one pushes the next one back.
+ * floor (at 200k series, ~190 MB retained: the 16 MB given). A full GC stops the thread
+ * (~80–150 ms at 200k series), so it runs when no scrape is in flight; a worker that is never
+ * idle (saturated) has one at twice the budget. At 5 s that was one full GC every minute or two
+ * before the scraper kept its inflaters' handles, and 2 in an hour after; V8's own would come
+ * later, after resident memory had grown by up to 64 MB more. Paced GCs take at most
+ * MAX_TIME_SHARE of the time: a long one pushes the next one back.
  */
 export class GcPacer {
   readonly #budget: number;

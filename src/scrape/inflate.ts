@@ -12,8 +12,8 @@
  *
  * Those two members, and the handle's `reset()` (which `Inflate#reset` calls) that lets an
  * `InflaterPool` keep a handle for the next body, are Node internals, stable since Node 10 and
- * used the same way by npm's `minizlib`; `createInflater` and the pool check for them and return
- * undefined when they are missing, and the scraper then falls back to the public streaming
+ * used the same way by npm's `minizlib`; the pool checks for them and returns undefined when
+ * they are missing, and the scraper then falls back to the public streaming
  * `Gunzip`.
  *
  * Multi-member gzip and trailing bytes after the last member behave as in Node's `Gunzip` (the
@@ -69,7 +69,7 @@ export class Inflater {
   #error: InflateError | undefined;
   #closed = false;
 
-  /** Use `createInflater` or `InflaterPool#take`. */
+  /** Use `InflaterPool#take`. */
   constructor(zlibHandle: ZlibHandle, out: Buffer, pool?: InflaterPool) {
     this.#zlib = zlibHandle;
     this.#handle = zlibHandle.handle;
@@ -159,20 +159,12 @@ function openZlib(compression: Compression): ZlibHandle | undefined {
 }
 
 /**
- * An inflater for `compression` writing into `out` (shared by every inflater of a thread, as
- * they run one call at a time), or undefined when this Node's zlib lacks the internals.
- */
-export function createInflater(compression: Compression, out: Buffer): Inflater | undefined {
-  const z = openZlib(compression);
-  return z === undefined ? undefined : new Inflater(z, out);
-}
-
-/**
  * Inflaters writing into one output buffer, whose zlib handles are kept for the next body once
  * one has ended cleanly (reset: `inflateReset` keeps zlib's state and window). A handle per body
  * was ~30 µs to make and ~50 KB of memory to allocate and free per scrape, whose JavaScript side
  * (the stream, its 16 KiB output buffer) lived long enough to be promoted and die in the old
- * generation. At most `max` idle handles of each compression are kept.
+ * generation. At most `max` idle handles of each compression are kept (0: none, every handle is
+ * closed at the end of its body).
  */
 export class InflaterPool {
   readonly out: Buffer;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createInflater, INFLATE_OUTPUT_BYTES, InflateError, type Inflater, InflaterPool, type Compression } from '../../src/scrape/inflate.js';
+import { INFLATE_OUTPUT_BYTES, InflateError, type Inflater, InflaterPool, type Compression } from '../../src/scrape/inflate.js';
 
 /** ~2 MB of exposition-like text with incompressible label values. */
 const TEXT = Buffer.from(
@@ -27,9 +27,12 @@ function feed(inflater: Inflater | undefined, out: Buffer, input: Buffer, cuts: 
   return pieces;
 }
 
+/** An inflater whose handle is not kept for another body. */
+const unpooled = (compression: Compression, out: Buffer): Inflater | undefined => new InflaterPool(out, 0).take(compression);
+
 /** Inflates `input` fed in the given pieces with a new inflater; returns every emitted piece, copied. */
 function inflate(compression: Compression, input: Buffer, cuts: number[], out = Buffer.alloc(INFLATE_OUTPUT_BYTES)): Buffer[] {
-  return feed(createInflater(compression, out), out, input, cuts);
+  return feed(unpooled(compression, out), out, input, cuts);
 }
 
 function randomCuts(length: number, n: number): number[] {
@@ -61,7 +64,7 @@ describe('Inflater', () => {
     // Highly compressible: every input chunk inflates to many budgets.
     const text = Buffer.from('up{job="a"} 1\n'.repeat(200_000));
     const input = gzipSync(text, { level: 9 });
-    const inflater = createInflater('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const inflater = unpooled('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
     const pieces: Buffer[] = [];
     let calls = 0;
     let pending: Uint8Array | undefined = input;
@@ -91,7 +94,7 @@ describe('Inflater', () => {
 
   it('fails a truncated body at the end, with zlib\'s message', () => {
     const input = gzipSync(TEXT);
-    const inflater = createInflater('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const inflater = unpooled('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
     let bytes = 0;
     const emit = (piece: Buffer): void => {
       bytes += piece.length;
@@ -102,7 +105,7 @@ describe('Inflater', () => {
   });
 
   it('fails corrupt data as it arrives, with zlib\'s message and code', () => {
-    const inflater = createInflater('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const inflater = unpooled('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
     let thrown: unknown;
     try {
       inflater?.write(Buffer.from('this is not gzip at all'), () => {});
@@ -118,7 +121,7 @@ describe('Inflater', () => {
   it('stops inflating when emit throws (how the scraper stops at its body limit)', () => {
     // 64 MiB of zeros in ~64 KB: the one chunk would inflate to 64 MiB.
     const bomb = gzipSync(Buffer.alloc(64 << 20), { level: 9 });
-    const inflater = createInflater('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
+    const inflater = unpooled('gzip', Buffer.alloc(INFLATE_OUTPUT_BYTES));
     const stop = new Error('over the limit');
     let bytes = 0;
     expect(() =>
