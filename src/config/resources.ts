@@ -127,28 +127,39 @@ const filtersSchema = s
   .describe('exclude, then clip, then clamp; counter and gauge samples only')
   .default({});
 
+/** Every output kind DESIGN names. */
+export const OUTPUT_KINDS = ['stdout', 'file', 'nats', 'kafka', 'remoteWrite', 'http', 'statsd', 'fluent'] as const;
+
+/** The output kinds this build has, one schema each (a sink's fields live beside its kind). */
+const OUTPUTS = {
+  stdout: s.object({}).describe('write messages to standard output'),
+  file: s
+    .object({
+      path: s.string({ minLength: 1 }).describe('file to append messages to'),
+      maxBytes: s.integer({ minimum: 1024 }).default(100 * MiB).describe('size at which the file is rotated'),
+    })
+    .describe('append messages to a file'),
+  // output: nats
+  // output: kafka
+  // output: remoteWrite
+  // output: http
+  // output: statsd
+  // output: fluent
+};
+
 /** Output kinds DESIGN names that this build does not have yet. */
-export const PLANNED_OUTPUTS = ['nats', 'kafka', 'http', 'statsd', 'fluent'] as const;
+export const PLANNED_OUTPUTS: readonly string[] = OUTPUT_KINDS.filter((k) => !(k in OUTPUTS));
+const AVAILABLE_OUTPUTS = Object.keys(OUTPUTS).join(', ');
+const PLANNED_NOTE = PLANNED_OUTPUTS.length === 0 ? '' : `; planned: ${PLANNED_OUTPUTS.join(', ')}`;
 
 export const outputSchema = s
-  .exactlyOne(
-    {
-      stdout: s.object({}).describe('write messages to standard output'),
-      file: s
-        .object({
-          path: s.string({ minLength: 1 }).describe('file to append messages to'),
-          maxBytes: s.integer({ minimum: 1024 }).default(100 * MiB).describe('size at which the file is rotated'),
-        })
-        .describe('append messages to a file'),
-    },
-    {
-      unknownKey: (key) =>
-        (PLANNED_OUTPUTS as readonly string[]).includes(key)
-          ? `output ${JSON.stringify(key)} is not available in this build (planned: ${PLANNED_OUTPUTS.join(', ')})`
-          : `unknown output ${quoteString(key)} (available: stdout, file; planned: ${PLANNED_OUTPUTS.join(', ')})`,
-    },
-  )
-  .describe('where encoded samples go: exactly one of stdout, file')
+  .exactlyOne(OUTPUTS, {
+    unknownKey: (key) =>
+      PLANNED_OUTPUTS.includes(key)
+        ? `output ${JSON.stringify(key)} is not available in this build (planned: ${PLANNED_OUTPUTS.join(', ')})`
+        : `unknown output ${quoteString(key)} (available: ${AVAILABLE_OUTPUTS}${PLANNED_NOTE})`,
+  })
+  .describe(`where encoded samples go: exactly one of ${AVAILABLE_OUTPUTS}`)
   .default({ stdout: {} });
 
 export const tlsSchema = s

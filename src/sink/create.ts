@@ -23,6 +23,12 @@ export interface FileOutput {
 }
 
 export type SinkOutput = { readonly stdout: StdoutOutput } | { readonly file: FileOutput };
+// sink-output: nats
+// sink-output: kafka
+// sink-output: remoteWrite
+// sink-output: http
+// sink-output: statsd
+// sink-output: fluent
 
 const KINDS = ['stdout', 'file'] as const;
 
@@ -30,6 +36,10 @@ const KINDS = ['stdout', 'file'] as const;
 export interface SinkContext {
   /** The worker thread's index in its pool, when there is a pool. */
   readonly workerIndex?: number;
+  /** The number of worker threads in the pool (each makes its own sink). */
+  readonly workers?: number;
+  /** The Collector's key (`namespace/name`), for client ids and message ids. */
+  readonly collector?: string;
 }
 
 export function createSink(output: SinkOutput, context: SinkContext = {}): Sink {
@@ -45,6 +55,12 @@ export function createSink(output: SinkOutput, context: SinkContext = {}): Sink 
     const path = workerIndex === undefined ? output.file.path : workerPath(output.file.path, workerIndex);
     return new FileSink(maxFiles === undefined ? { path, maxBytes } : { path, maxBytes, maxFiles });
   }
+  // create: nats
+  // create: kafka
+  // create: remoteWrite
+  // create: http
+  // create: statsd
+  // create: fluent
   throw new ConfigError('output', `unknown sink ${JSON.stringify(keys[0])}; expected one of ${KINDS.join(', ')}`);
 }
 

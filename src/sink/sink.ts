@@ -34,15 +34,31 @@ import { ErrorCode, type ErrorOptions, StrataError } from '../errors.js';
 export const SendResult = { Ok: 'ok', Retry: 'retry', Reject: 'reject' } as const;
 export type SendResult = (typeof SendResult)[keyof typeof SendResult];
 
+/**
+ * A failed outcome carries `reason`, the full message for `/status` and stderr (a path, an
+ * errno, a peer's answer), and `code`, a bounded token for a metric label: an errno (`ENOSPC`,
+ * `EACCES`, `ECONNREFUSED`), `http_<status>`, or a sink's own short word (`timeout`,
+ * `max_payload`, `no_ack`). A code is never built from untrusted text.
+ */
 export type SendOutcome =
   | { readonly result: 'ok' }
-  | { readonly result: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
-  | { readonly result: 'reject'; readonly reason: string };
+  | { readonly result: 'retry'; readonly reason: string; readonly code?: string; readonly retryAfterMs?: number }
+  | { readonly result: 'reject'; readonly reason: string; readonly code?: string };
+
+/**
+ * What the caller knows of the messages of one send, in the same order as the messages.
+ * `ids`: one deterministic id per message (collector, target, scrape time, batch number), the
+ * same when a message is retried or replayed from the spool, so a peer that deduplicates
+ * (JetStream's `Nats-Msg-Id`, a Kafka consumer reading `strata-msg-id`) keeps one copy.
+ */
+export interface SendMeta {
+  readonly ids?: readonly string[];
+}
 
 export interface Sink {
-  /** What the sink writes to: `stdout`, `file`, later `nats`, `kafka`, `http`, `statsd`, `fluent`. */
+  /** What the sink writes to: `stdout`, `file`, `nats`, `kafka`, `remoteWrite`, `http`, `statsd`, `fluent`. */
   readonly kind: string;
-  send(messages: readonly Uint8Array[], signal: AbortSignal): Promise<SendOutcome>;
+  send(messages: readonly Uint8Array[], signal: AbortSignal, meta?: SendMeta): Promise<SendOutcome>;
   /** Writes `message` now if the sink can without waiting, else answers `null` (see the header). */
   writeNow?(message: Uint8Array): SendOutcome | null;
   flush(signal: AbortSignal): Promise<void>;
@@ -54,14 +70,17 @@ export const ABORTED = 'aborted';
 
 export const OK: SendOutcome = Object.freeze({ result: SendResult.Ok });
 
-export function retry(reason: string, retryAfterMs?: number): SendOutcome {
-  return retryAfterMs === undefined
-    ? { result: SendResult.Retry, reason }
-    : { result: SendResult.Retry, reason, retryAfterMs };
+export function retry(reason: string, retryAfterMs?: number, code?: string): SendOutcome {
+  return {
+    result: SendResult.Retry,
+    reason,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(code === undefined ? {} : { code }),
+  };
 }
 
-export function reject(reason: string): SendOutcome {
-  return { result: SendResult.Reject, reason };
+export function reject(reason: string, code?: string): SendOutcome {
+  return code === undefined ? { result: SendResult.Reject, reason } : { result: SendResult.Reject, reason, code };
 }
 
 /** Total bytes of a send. */
