@@ -7,12 +7,13 @@
  * Options: `--format prometheus|openmetrics` (default: by file name, `.om`/`.openmetrics` in it
  * selects OpenMetrics, else Prometheus), `--max-line-bytes N`.
  */
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { JsonEncoder } from '../encode/json.js';
 import { ParseError, UsageError } from '../errors.js';
 import { ExpositionFormat, ExpositionParser } from '../parse/index.js';
 import type { SampleBatch } from '../sample.js';
+import { readInputFile } from './input-file.js';
 
 const BLOCK_BYTES = 4 << 20;
 
@@ -77,7 +78,7 @@ export async function parseCommand(argv: string[], io: CommandIO): Promise<numbe
       'max-line-bytes': { type: 'string' },
     },
   });
-  if (positionals.length !== 1) throw new UsageError(PARSE_USAGE);
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'parse needs a FILE (or - for standard input)' : `unexpected argument ${JSON.stringify(positionals[1])}`);
   const file = positionals[0] as string;
   let format: ExpositionFormat;
   if (values.format === undefined) {
@@ -107,7 +108,7 @@ export async function parseCommand(argv: string[], io: CommandIO): Promise<numbe
         parser.takeSamples(encode);
       }
     } else {
-      const data = readFileSync(file);
+      const data = readInputFile(file);
       for (let off = 0; off < data.length; off += SLICE_BYTES) {
         parser.push(data.subarray(off, Math.min(data.length, off + SLICE_BYTES)));
         parser.takeSamples(encode);

@@ -12,6 +12,7 @@ import { ConfigRejected, Engine } from '../controller/engine.js';
 import { startDemoTarget } from '../demo/index.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { startTelemetryServer } from '../telemetry/index.js';
+import { checkReadable } from './input-file.js';
 import type { CommandIO } from './parse-command.js';
 
 export const RUN_USAGE =
@@ -52,33 +53,52 @@ export async function runCommand(argv: string[], io: CommandIO, signal?: AbortSi
     io.stderr.write(`${line}\n`);
   };
 
-  const demo =
-    values['demo-target'] === undefined
-      ? null
-      : await startDemoTarget({
-          series: intFlag('demo-series', values['demo-series'], 1000, 1),
-          port: intFlag('demo-target', values['demo-target'], 9101),
-        });
-  if (demo !== null) log(`strata: demo target serving ${demo.url}`);
+  checkReadable(files); // one message for a missing file, in every command
 
+  // The telemetry port is taken before anything starts: a port in use fails the command now,
+  // not after scraping has begun with no /metrics and no /readyz.
   const engine = new Engine({ files, graceMs, log });
-  try {
-    await engine.start();
-  } catch (e) {
-    await demo?.close();
-    if (e instanceof ConfigRejected) {
-      for (const line of e.errors) io.stderr.write(`${line}\n`);
-      return 1;
-    }
-    throw e;
-  }
   const telemetry = await startTelemetryServer({
     port: telemetryPort,
     host: values['telemetry-host'] ?? '127.0.0.1',
     metrics: engine.metrics,
     status: () => engine.status(),
     ready: () => engine.ready,
+  }).catch((e: unknown) => {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`cannot serve telemetry on ${values['telemetry-host'] ?? '127.0.0.1'}:${telemetryPort} (--telemetry-port): ${why}`);
   });
+
+  const demo =
+    values['demo-target'] === undefined
+      ? null
+      : await startDemoTarget({
+          series: intFlag('demo-series', values['demo-series'], 1000, 1),
+          port: intFlag('demo-target', values['demo-target'], 9101),
+        }).catch(async (e: unknown) => {
+          await telemetry.close();
+          throw e;
+        });
+  if (demo !== null) log(`strata: demo target serving ${demo.url}`);
+
+  try {
+    await engine.start();
+  } catch (e) {
+    await demo?.close();
+    await telemetry.close();
+    if (e instanceof ConfigRejected) {
+      for (const line of e.errors) io.stderr.write(`${line}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (engine.registry.collectors().length === 0) {
+    await engine.stop();
+    await demo?.close();
+    await telemetry.close();
+    io.stderr.write(`strata run: no Collector in ${files.join(', ')}: nothing to run (strata validate -f FILE checks a file)\n`);
+    return 1;
+  }
   log(`strata: running ${files.join(', ')}; self-metrics on ${telemetry.url}/metrics, status on ${telemetry.url}/status`);
 
   const progress = values['no-progress'] === true ? null : startProgress(engine, log);

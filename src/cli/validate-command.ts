@@ -8,10 +8,10 @@
  * Exit status: 0 if all files are valid, 1 if any error was found, 2 if a file cannot be read
  * (nothing is validated then) or the command line is wrong (a UsageError).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatResourceError, parseResources } from '../config/index.js';
 import { UsageError } from '../errors.js';
+import { readInputFile, UnreadableFile } from './input-file.js';
 
 export const VALIDATE_USAGE = 'usage: strata validate -f FILE|- [-f FILE|- ...]';
 
@@ -23,12 +23,6 @@ export interface ValidateIO {
 }
 
 const STDIN_NAME = '<stdin>';
-
-const READ_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file or directory',
-  EISDIR: 'is a directory',
-  EACCES: 'permission denied',
-};
 
 async function readAll(input: AsyncIterable<Uint8Array | string>): Promise<string> {
   const chunks: Buffer[] = [];
@@ -44,12 +38,8 @@ export async function validateCommand(argv: string[], io: ValidateIO): Promise<n
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { file: { type: 'string', short: 'f', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    options: { file: { type: 'string', short: 'f', multiple: true } },
   });
-  if (values.help === true) {
-    io.stdout.write(`${VALIDATE_USAGE}\n`);
-    return 0;
-  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: name files with -f`);
   const files = values.file ?? [];
   if (files.length === 0) throw new UsageError('validate needs at least one -f FILE');
@@ -64,11 +54,10 @@ export async function validateCommand(argv: string[], io: ValidateIO): Promise<n
       continue;
     }
     try {
-      texts.push({ name: file, text: readFileSync(file, 'utf8') });
+      texts.push({ name: file, text: readInputFile(file).toString('utf8') });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = (code !== undefined ? READ_ERRORS[code] : undefined) ?? (e instanceof Error ? e.message : String(e));
-      io.stderr.write(`strata validate: cannot read ${file}: ${why}\n`);
+      if (!(e instanceof UnreadableFile)) throw e;
+      io.stderr.write(`strata validate: ${e.message}\n`);
       unreadable = true;
     }
   }
@@ -81,6 +70,10 @@ export async function validateCommand(argv: string[], io: ValidateIO): Promise<n
     if (errors.length > 0) {
       failed = true;
       for (const e of errors) io.stderr.write(`${formatResourceError(e)}\n`);
+      continue;
+    }
+    if (resources.length === 0) {
+      io.stderr.write(`${name}: warning: no resources (a file for strata run needs at least one Collector)\n`);
       continue;
     }
     const collectors = resources.filter((r) => r.kind === 'Collector').length;

@@ -15,6 +15,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { type FilterConfig, validateFilterConfig } from '../filter/config.js';
+import { FILE_DEFAULT_MAX_FILES } from '../sink/file.js';
 import { type Check, type Infer, joinIndex, joinKey, quoteString, s } from './schema.js';
 
 export const API_VERSION = 'strata.ctx.sh/v1beta1';
@@ -99,7 +100,10 @@ export const metadataSchema = s
 
 const filtersSchema = s
   .object({
-    exclude: s.object({ values: s.array(s.number()).describe('drop samples whose value is one of these') }).optional(),
+    exclude: s
+      .object({ values: s.array(s.number()).describe('drop samples whose value is one of these') })
+      .optional()
+      .describe('drop samples with given values'),
     clip: s
       .object({
         min: s.number().optional().describe('lower bound; unset is -Infinity'),
@@ -109,7 +113,10 @@ const filtersSchema = s
       .optional()
       .describe('drop samples outside [min, max]'),
     clamp: s
-      .object({ min: s.number().optional(), max: s.number().optional() })
+      .object({
+        min: s.number().optional().describe('values below are raised to it; unset: no lower bound'),
+        max: s.number().optional().describe('values above are lowered to it; unset: no upper bound'),
+      })
       .optional()
       .describe('pin values below min to min and above max to max'),
   })
@@ -137,6 +144,7 @@ const OUTPUTS = {
     .object({
       path: s.string({ minLength: 1 }).describe('file to append messages to'),
       maxBytes: s.integer({ minimum: 1024 }).default(100 * MiB).describe('size at which the file is rotated'),
+      maxFiles: s.integer({ minimum: 1 }).default(FILE_DEFAULT_MAX_FILES).describe('rotated files kept (`path.1` … `path.N`), the oldest removed'),
     })
     .describe('append messages to a file'),
   // output: nats
@@ -227,14 +235,14 @@ const labelValue = s.string().refine(syntax(isLabelValue, LABEL_VALUE_SYNTAX));
 
 export const labelSelectorSchema = s
   .object({
-    matchLabels: s.map(labelValue, { key: mapKey(isLabelKey, LABEL_KEY_SYNTAX) }).optional(),
+    matchLabels: s.map(labelValue, { key: mapKey(isLabelKey, LABEL_KEY_SYNTAX) }).optional().describe('labels a resource must have, with these values'),
     matchExpressions: s
       .array(
         s
           .object({
-            key: labelKey,
-            operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-            values: s.array(labelValue).optional(),
+            key: labelKey.describe('label key the expression tests'),
+            operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('how the label is tested'),
+            values: s.array(labelValue).optional().describe('values for In and NotIn; none for Exists and DoesNotExist'),
           })
           .refine((e, c) => {
             const n = e.values?.length ?? 0;
@@ -245,7 +253,8 @@ export const labelSelectorSchema = s
             }
           }),
       )
-      .optional(),
+      .optional()
+      .describe('expressions a resource must all satisfy'),
   })
   .describe('label selector of the pods and services to scrape; empty selects all')
   .default({});
@@ -280,9 +289,9 @@ export const discoverySpecSchema = s.object({
     .describe('annotation prefix read from pods and services'),
   resources: s
     .object({
-      pods: s.boolean().default(true),
-      services: s.boolean().default(true),
-      endpoints: s.boolean().default(true),
+      pods: s.boolean().default(true).describe('annotated pods that are running with an IP'),
+      services: s.boolean().default(true).describe('annotated services'),
+      endpoints: s.boolean().default(true).describe('the endpoint addresses of annotated headless services'),
     })
     .describe('kinds of Kubernetes resources discovered')
     .default({}),

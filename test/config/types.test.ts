@@ -9,7 +9,7 @@ import type { FilterConfig } from '../../src/filter/config.js';
 type API_VERSION = 'strata.ctx.sh/v1beta1';
 interface ObjectMeta { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string; generation?: number; resourceVersion?: string }
 interface CollectorRef { name: string; namespace: string }
-type OutputSpec = { stdout: {} } | { file: { path: string; maxBytes: number } };
+type OutputSpec = { stdout: {} } | { file: { path: string; maxBytes: number; maxFiles: number } };
 interface TlsSpec { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean }
 interface ScrapeSpec { timeoutSeconds: number; maxBodyBytes: number; sampleLimit: number; sampleLimitPolicy: 'fail' | 'truncate'; concurrency: number; bodyConcurrency: number; maxLineBytes: number }
 interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; batch: { maxSamples: number; maxBytes: number } }

@@ -51,12 +51,12 @@ describe('strata validate', () => {
 
   it('prints every error of every file on stderr and exits 1, still summing up the valid files', async () => {
     const good = file('good.yaml', doc('Collector', undefined, 'other'));
-    const bad = file('bad.yaml', `${doc('Collector', 'workers: 0\noutput: {nats: {}}')}---\n${doc('Discovery', 'intervalSeconds: 0')}`);
+    const bad = file('bad.yaml', `${doc('Collector', 'workers: 0\noutput: {file: {}}')}---\n${doc('Discovery', 'intervalSeconds: 0')}`);
     const c = capture();
     expect(await validateCommand(['-f', bad, '-f', good], c.io)).toBe(1);
     expect(c.err()).toBe(
       `${bad}#1 (Collector default/main): spec.workers: must be ≥ 1, got 0\n` +
-        `${bad}#1 (Collector default/main): spec.output.nats: output "nats" is not available in this build (planned: nats, kafka, http, statsd, fluent)\n` +
+        `${bad}#1 (Collector default/main): spec.output.file.path: required\n` +
         `${bad}#2 (Discovery default/main): spec.intervalSeconds: must be ≥ 1, got 0\n` +
         `${bad}#2 (Discovery default/main): spec.collector: required\n`,
     );
@@ -81,11 +81,12 @@ describe('strata validate', () => {
     expect(bad.err()).toBe('<stdin>#1 (Collector): apiVersion: required\n<stdin>#1 (Collector): metadata: required\n');
   });
 
-  it('accepts a file without resources', async () => {
+  it('accepts a file without resources, with a warning', async () => {
     const f = file('empty.yaml', '# nothing yet\n');
     const c = capture();
     expect(await validateCommand(['-f', f], c.io)).toBe(0);
-    expect(c.out()).toBe(`${f}: 0 resources valid (0 Collectors, 0 Discoveries)\n`);
+    expect(c.out()).toBe('');
+    expect(c.err()).toBe(`${f}: warning: no resources (a file for strata run needs at least one Collector)\n`);
   });
 
   it('exits 2 with a message when a file cannot be read, validating nothing', async () => {
@@ -107,8 +108,8 @@ describe('strata validate', () => {
 
   it('prints its usage for --help', async () => {
     const c = capture();
-    expect(await validateCommand(['--help'], c.io)).toBe(0);
-    expect(c.out()).toBe('usage: strata validate -f FILE|- [-f FILE|- ...]\n');
+    expect(await main(['validate', '--help'], c.io)).toBe(0);
+    expect(c.out()).toMatch(/^usage: strata validate -f FILE\|- \[-f FILE\|- \.\.\.\]\n/);
   });
 
   it('runs as `strata validate`, with a usage error exiting 2', async () => {
@@ -117,6 +118,6 @@ describe('strata validate', () => {
     expect(ok.out()).toBe(`${quickstart}: 2 resources valid (1 Collector, 1 Discovery)\n`);
     const usage = capture();
     expect(await main(['validate'], usage.io)).toBe(2);
-    expect(usage.err()).toMatch(/^strata: validate needs at least one -f FILE\n/);
+    expect(usage.err()).toMatch(/^strata validate: validate needs at least one -f FILE\n/);
   });
 });
