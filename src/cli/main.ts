@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { StrataError, UsageError } from '../errors.js';
+import { renderCrds } from '../k8s/crds.js';
 import { DEMO_TARGET_USAGE, demoTargetCommand } from './demo-target-command.js';
 import { type CommandIO, PARSE_USAGE, parseCommand } from './parse-command.js';
 import { RUN_USAGE, runCommand } from './run-command.js';
@@ -60,6 +61,20 @@ line, in input order, with "timestamp": null where none is given. Invalid input 
 \`line N: reason\` on stderr and exits 1; nothing is printed on stdout then.
 `,
     run: parseCommand,
+  },
+  crds: {
+    summary: 'print the CustomResourceDefinitions of Collector and Discovery (YAML)',
+    help: `usage: strata crds
+
+Prints the CustomResourceDefinitions (apiextensions.k8s.io/v1) of the Collector and
+Discovery resources, generated from the same schema as \`strata validate\`:
+  strata crds | kubectl apply -f -
+`,
+    run: async (argv, io) => {
+      if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}`);
+      io.stdout.write(renderCrds());
+      return 0;
+    },
   },
   scrape: { summary: 'scrape one URL once and print its samples, status and timings', help: SCRAPE_HELP, run: scrapeCommand },
   'demo-target': {
