@@ -62,7 +62,16 @@ interface Column {
 
 const AGE: Column = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
-const KINDS = [
+interface KindDef {
+  readonly kind: string;
+  readonly plural: string;
+  readonly short: string;
+  readonly spec: Parameters<typeof toOpenApi>[0];
+  readonly status: OpenApiSchema;
+  readonly columns: readonly Column[];
+}
+
+const KINDS: readonly KindDef[] = [
   {
     kind: 'Collector',
     plural: 'collectors',
@@ -95,7 +104,7 @@ const KINDS = [
       AGE,
     ],
   },
-] as const satisfies readonly { columns: readonly Column[] }[];
+];
 
 /** The two CRDs as objects, Collector first. */
 export function customResourceDefinitions(): OpenApiSchema[] {
