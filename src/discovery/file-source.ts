@@ -1,13 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Target files: a JSON or YAML list of `{url, labels}` per file, re-read when it changes.
  *
  * Each run stats the file; only a changed size or modification time triggers a re-read. A file
  * that cannot be read or holds an invalid list keeps its last good targets (a half-written file
  * during an edit must not drop every target); the error is reported once per change through
- * `lastError`, naming the file, the entry and the reason.
+ * `lastError`, naming the file, the entry and the reason (a URL quoted in it is redacted).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { redactUrl } from '../net/redact.js';
 import type { DiscoveredTarget, TargetSource } from './source.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -25,7 +27,7 @@ export function validateTargetList(value: unknown, source: string): DiscoveredTa
     try {
       parsed = new URL(url);
     } catch {
-      throw new Error(`${source}: [${i}].url: not an absolute URL: ${JSON.stringify(url)}`);
+      throw new Error(`${source}: [${i}].url: not an absolute URL: ${JSON.stringify(redactUrl(url))}`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new Error(`${source}: [${i}].url: scheme must be http or https, got ${JSON.stringify(parsed.protocol)}`);

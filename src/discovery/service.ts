@@ -1,28 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * One discovery service per Discovery: every `intervalSeconds` it asks its sources for targets
  * and queues them to every referenced Collector through the registry.
  *
- * - Spread: every run, the first included, queues each target at its own offset in the
- *   interval, evenly spaced in the order of a hash of the target, as Prometheus offsets its
- *   scrape loops. Scrapes, bodies in flight and their memory are spread over the interval instead
- *   of all landing together. Measured with 20 targets × 10k series: resident memory 300–335 MiB,
- *   against 360–400 MiB when every target is queued at once (malloc keeps the high-water mark of
- *   that burst, and of the first run's cold parse most of all).
- * - A run still going when the next is due is skipped and counted (`skippedRuns`); a spread run
- *   queues its last target (n−1)/n of an interval after it starts.
+ * - Spread: every run, the first included, queues each target at its own offset in the first
+ *   `SPREAD_FRACTION` of the time to the next run, evenly spaced in the order of a hash of the
+ *   target, as Prometheus offsets its scrape loops. Scrapes, bodies in flight and their memory
+ *   are spread over the interval instead of all landing together (a burst raises the process's
+ *   resident high-water mark, which malloc keeps).
+ * - Targets due by the time the loop wakes are queued together in one batch, and the loop
+ *   sleeps at least `MIN_SLEEP_MS`: thousands of targets cost a few hundred wake-ups a second,
+ *   not one timer each, and a late timer is caught up in one batch rather than target by target.
+ * - Slack: a run's last target is due at `SPREAD_FRACTION` of the time to the next run, and its
+ *   queueing (the registry's retries of a full channel included) ends by `QUEUE_FRACTION` of it,
+ *   so a run ends before the next is due even with late timers. A run still going when the next
+ *   is due is skipped, and counted in `skippedRuns` and `strata_discovery_runs_skipped_total`.
  * - A reference to a missing or disabled Collector is counted as not ready; it stops nothing.
- * - The registry retries a full channel until the next run is due, then drops and counts; the
- *   deadline handed to it is the start of the next run.
+ * - The registry retries a full channel until the queue deadline (`QUEUE_FRACTION` of the time
+ *   to the next run), then drops and counts.
  * - A failing source keeps the other sources' targets (and its own last good ones); the error is
- *   kept in status.
+ *   kept in status; its message redacts any URL it quotes (`src/net/redact.ts`).
  */
 import type { CollectorRef, Discovery } from '../config/index.js';
+import { redactUrlsIn } from '../net/redact.js';
 import type { DiscoveredTarget, TargetSource } from './source.js';
 import { FileSource } from './file-source.js';
 import { StaticSource } from './source.js';
 import { encodeTarget, type Target } from './target.js';
 
 export type CollectorState = 'ready' | 'missing' | 'disabled';
+
+/** Share of the time to the next run that a run's targets are spread over. */
+export const SPREAD_FRACTION = 0.75;
+/** Share of the time to the next run by which a run's queueing, retries included, gives up. */
+export const QUEUE_FRACTION = 0.9;
+/** Shortest sleep of the spread loop: targets due within it are queued in one batch. */
+export const MIN_SLEEP_MS = 5;
+
+/** Where a discovery service counts what `strata_*` metrics show (`StrataMetrics` is one). */
+export interface DiscoveryMetrics {
+  /** `count` runs of `discovery` (`namespace/name`) were skipped; 0 makes the series exist. */
+  runsSkipped(discovery: string, count: number): void;
+}
 
 /** What the registry offers a discovery service. */
 export interface TargetQueue {
@@ -81,6 +100,8 @@ export interface DiscoveryServiceOptions {
   readonly sources?: TargetSource[];
   /** Spread each run's targets over the interval (default); false queues them all at once. */
   readonly spread?: boolean;
+  /** Where skipped runs are counted besides `status().skippedRuns`. */
+  readonly metrics?: DiscoveryMetrics;
 }
 
 export class DiscoveryService {
@@ -90,6 +111,7 @@ export class DiscoveryService {
   readonly #sources: TargetSource[];
   readonly #intervalMs: number;
   readonly #spread: boolean;
+  readonly #metrics: DiscoveryMetrics | undefined;
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -98,6 +120,7 @@ export class DiscoveryService {
   constructor(resource: Discovery, queue: TargetQueue, options: DiscoveryServiceOptions = {}) {
     this.#resource = resource;
     this.#spread = options.spread ?? true;
+    this.#metrics = options.metrics;
     const sources = options.sources ?? sourcesFor(resource);
     this.key = `${resource.metadata.namespace}/${resource.metadata.name}`;
     this.#queue = queue;
@@ -128,6 +151,7 @@ export class DiscoveryService {
   /** Starts the schedule: a first run now, then one every interval. */
   start(): void {
     if (!this.#resource.spec.enabled || this.#timer !== null) return;
+    this.#metrics?.runsSkipped(this.key, 0);
     this.#tick();
     this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
     this.#timer.unref?.();
@@ -145,6 +169,7 @@ export class DiscoveryService {
   #tick(): void {
     if (this.#running !== null) {
       this.#status.skippedRuns++;
+      this.#metrics?.runsSkipped(this.key, 1);
       return;
     }
     this.#running = this.runOnce(Date.now() + this.#intervalMs).finally(() => {
@@ -152,7 +177,10 @@ export class DiscoveryService {
     });
   }
 
-  /** One discovery run; `deadline` is when the next run is due. */
+  /**
+   * One discovery run; `deadline` is when the next run is due. Its targets are queued by
+   * `SPREAD_FRACTION`, and its queueing ends by `QUEUE_FRACTION`, of the time until then.
+   */
   async runOnce(deadline: number): Promise<void> {
     const signal = this.#abort.signal;
     const status = this.#status;
@@ -163,7 +191,7 @@ export class DiscoveryService {
       try {
         found.push(...(await source.discover(signal)));
       } catch (e) {
-        errors.push(`${source.name}: ${(e as Error).message}`);
+        errors.push(redactUrlsIn(`${source.name}: ${(e as Error).message}`));
       }
     }
     const spec = this.#resource.spec;
@@ -179,11 +207,14 @@ export class DiscoveryService {
       return state === 'ready';
     });
     status.inFlightResources = payloads.length * refs.length;
+    const start = Date.now();
+    const window = Math.max(0, Math.min(deadline - start, this.#intervalMs));
+    const queueDeadline = start + Math.floor(window * QUEUE_FRACTION);
     const queue = async (batch: readonly Uint8Array[]): Promise<void> => {
       status.inFlightResources -= batch.length * refs.length;
       await Promise.all(
         refs.map(async (ref) => {
-          const { queued, dropped } = await this.#queue.enqueue(ref, batch, deadline, signal);
+          const { queued, dropped } = await this.#queue.enqueue(ref, batch, queueDeadline, signal);
           status.queued += queued;
           status.dropped += dropped;
         }),
@@ -192,13 +223,23 @@ export class DiscoveryService {
     if (!this.#spread || payloads.length < 2) {
       await queue(payloads);
     } else {
-      const start = Date.now();
+      const spreadMs = window * SPREAD_FRACTION;
       const order = spreadOrder(found);
-      for (let i = 0; i < order.length && !signal.aborted; i++) {
-        const due = start + Math.floor((i * this.#intervalMs) / order.length);
-        if (due > Date.now()) await sleep(due - Date.now(), signal);
-        if (signal.aborted) break;
-        await queue([payloads[order[i] as number] as Uint8Array]);
+      const n = order.length;
+      const dueAt = (i: number): number => start + Math.floor((i * spreadMs) / n);
+      let next = 0;
+      while (next < n && !signal.aborted) {
+        const now = Date.now();
+        let end = next;
+        while (end < n && dueAt(end) <= now) end++;
+        if (end === next) {
+          await sleep(Math.max(MIN_SLEEP_MS, dueAt(next) - now), signal);
+          continue;
+        }
+        const batch: Uint8Array[] = [];
+        for (let i = next; i < end; i++) batch.push(payloads[order[i] as number] as Uint8Array);
+        next = end;
+        await queue(batch);
       }
     }
     status.inFlightResources = 0;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Target sources: where a Discovery finds its targets. Static lists and target files here; the
  * Kubernetes sources (pods, services, endpoints) implement the same interface.

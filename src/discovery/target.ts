@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A scrape target as discovery produces it and the channel carries it.
  *

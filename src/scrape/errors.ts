@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The scrape error: why one scrape of one target failed.
  *
@@ -7,8 +8,9 @@
  *
  * Recovery: a scrape is all or nothing; the caller counts the failure by `reason` and tries
  * the target again on its next interval. `retryable` says whether an immediate retry could
- * help (timeouts, refused or reset connections, 5xx and 429 answers); the others need the
- * target or the configuration to change.
+ * help (timeouts, refused or reset connections, a name server's temporary failure, 5xx and 429
+ * answers); the others (an unknown host name among them) need the target or the configuration
+ * to change.
  *
  * Code: `STRATA_E_SCRAPE` (see `src/errors.ts`).
  */
@@ -20,6 +22,8 @@ export const ScrapeFailure = {
   BodyTooLarge: 'body_too_large',
   HttpStatus: 'http_status',
   Connect: 'connect',
+  /** The target's host name did not resolve (NXDOMAIN, no address, or the resolver failed). */
+  Dns: 'dns',
   Reset: 'reset',
   Tls: 'tls',
   Decompress: 'decompress',
@@ -40,6 +44,8 @@ const RETRYABLE: ReadonlySet<ScrapeFailure> = new Set<ScrapeFailure>([
 export interface ScrapeErrorOptions extends ErrorOptions {
   /** The HTTP status, for `http_status` failures. */
   readonly status?: number;
+  /** Overrides the reason's default (a `dns` failure is retryable only when transient). */
+  readonly retryable?: boolean;
 }
 
 export class ScrapeError extends StrataError {
@@ -52,8 +58,9 @@ export class ScrapeError extends StrataError {
   constructor(reason: ScrapeFailure, url: string, message: string, options?: ScrapeErrorOptions) {
     const status = options?.status;
     const retryable =
-      RETRYABLE.has(reason) ||
-      (reason === ScrapeFailure.HttpStatus && status !== undefined && (status >= 500 || status === 429));
+      options?.retryable ??
+      (RETRYABLE.has(reason) ||
+        (reason === ScrapeFailure.HttpStatus && status !== undefined && (status >= 500 || status === 429)));
     super(SCRAPE_ERROR_CODE, message, retryable, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ScrapeError';
     this.reason = reason;

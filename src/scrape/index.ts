@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the scrape client. */
 export {
   DEFAULT_MAX_SOCKETS,
@@ -8,3 +9,4 @@ export {
 } from './scraper.js';
 export { SCRAPE_ERROR_CODE, ScrapeError, ScrapeFailure } from './errors.js';
 export { readFileTls, type ScrapeTlsFiles, type ScrapeTlsOptions } from './tls.js';
+export { checkScrapeAuthFiles, ScrapeAuth, type ScrapeAuthFiles } from './auth.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Synchronous, streaming inflate of a scrape body, on the calling thread, into a reused output
  * buffer.

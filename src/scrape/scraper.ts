@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The scrape client: fetches one target's exposition over HTTP/1.1 or HTTPS, inside a worker
  * thread that has many scrapes in flight at once.
@@ -26,8 +27,11 @@
  *   response, the decoder and the socket are destroyed, so a half-read socket never returns
  *   to the pool.
  * - Every failure is a `ScrapeError` whose `reason` is one of the bounded `ScrapeFailure`
- *   values, and whose message names the URL (password redacted), what happened and the limit
- *   or setting that applies. The promise settles exactly once.
+ *   values (classified in `./classify.ts`), and whose message names the URL (redacted by
+ *   `src/net/redact.ts`), what happened and the limit or setting that applies. The promise
+ *   settles exactly once.
+ * - With `auth`, every request carries its current `Authorization` header (`./auth.ts`); a
+ *   credential in the URL's user information is then overridden, never sent beside it.
  *
  * Limits: `timeoutMs` (total deadline), `maxBodyBytes` (after decompression, and on the wire),
  * `maxSockets` per origin (default 8; extra requests queue in the Agent, inside the deadline),
@@ -45,14 +49,20 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SecureContext } from 'node:tls';
 import zlib from 'node:zlib';
+import type { LookupFunction } from 'node:net';
 import { type Compression, INFLATE_OUTPUT_BYTES, InflateError, type Inflater, InflaterPool } from './inflate.js';
 import { ConfigError } from '../errors.js';
+import { redactUrl } from '../net/redact.js';
 import { ACCEPT_HEADER } from '../parse/format.js';
+import type { ScrapeAuth } from './auth.js';
+import { BodyTurns, type TurnWaiter } from './body-turns.js';
+import { classifyRequestError, classifyResponseError, isReset } from './classify.js';
 import { ScrapeError, ScrapeFailure } from './errors.js';
 import { type ScrapeTlsOptions, buildSecureContext } from './tls.js';
 
 export { ScrapeError, ScrapeFailure, SCRAPE_ERROR_CODE } from './errors.js';
 export { readFileTls, type ScrapeTlsFiles, type ScrapeTlsOptions } from './tls.js';
+export { ScrapeAuth, checkScrapeAuthFiles, type ScrapeAuthFiles } from './auth.js';
 
 export interface ScrapeOptions {
   /** Total deadline of one scrape, from the call to the last body byte, in milliseconds. */
@@ -76,6 +86,13 @@ export interface ScrapeOptions {
    * busier Scraper does (and as does one whose Node lacks what the synchronous inflater needs).
    */
   syncInflate?: boolean;
+  /**
+   * The credential every request carries (`ScrapeAuth.open(spec.scrape)`). The Scraper owns it
+   * from here: `close()` closes it.
+   */
+  auth?: ScrapeAuth;
+  /** Resolves host names; default `dns.lookup` (the system's resolver, as `getaddrinfo`). */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -104,10 +121,9 @@ export const STRATA_VERSION = '0.1.0';
 export const DEFAULT_USER_AGENT = `strata/${STRATA_VERSION}`;
 export const DEFAULT_MAX_SOCKETS = 8;
 /**
- * Measured with 80 targets × 10k series asked every second of one worker: 8 bodies at once
- * scraped 754k samples/s at 1.65 CPU-s per million; 16 at once, 361k/s at 3.9; 64, 258k/s at
- * 5.3 (every scrape slowed by all the others, more of them late, stale or timed out, and more
- * memory held). vmagent likewise bounds the processing of scraped data, not the fetching.
+ * Bodies read at once by default: a few, as more at once only slow every scrape down (each one
+ * later, more of them timed out, more memory held); see `./body-turns.ts`. vmagent likewise
+ * bounds the processing of scraped data, not the fetching.
  */
 export const DEFAULT_MAX_BODIES = 8;
 /** An idle keep-alive socket is closed after this long (Go's `IdleConnTimeout`). */
@@ -121,47 +137,6 @@ const INFLATE_SLICE_BYTES = 4 * INFLATE_OUTPUT_BYTES;
 /** Thrown through the inflater to stop it once the scrape has failed (never escapes). */
 const STOP_INFLATING = new Error('scrape settled; inflating stops');
 
-/** Codes of a failure to reach the target at all. */
-const CONNECT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-]);
-
-/** Codes of a connection closed under a request or response. */
-const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-
-/** OpenSSL certificate verification codes, as Node reports them. */
-const CERT_CODES: ReadonlySet<string> = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_CRL',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 interface ScraperCore {
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
@@ -169,8 +144,8 @@ interface ScraperCore {
   readonly httpAgent: http.Agent;
   readonly httpsAgent: https.Agent;
   readonly inFlight: Set<Exchange>;
-  /** Body-reading turns: how many in all, how many are free, and the scrapes waiting for one. */
-  readonly bodies: { readonly limit: number; free: number; readonly waiting: Exchange[] };
+  readonly bodies: BodyTurns;
+  readonly auth: ScrapeAuth | undefined;
   /** The synchronous inflaters of this Scraper: one output buffer (they run one call at a time), reused zlib handles. */
   readonly inflaters: InflaterPool | undefined;
 }
@@ -212,6 +187,7 @@ export class Scraper {
       maxFreeSockets: maxSockets,
       timeout: IDLE_SOCKET_TIMEOUT_MS,
       scheduling: 'lifo',
+      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     };
     const httpsOptions: https.AgentOptions = { ...agentOptions };
     if (secureContext !== undefined) httpsOptions.secureContext = secureContext;
@@ -228,7 +204,8 @@ export class Scraper {
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(httpsOptions),
       inFlight: new Set(),
-      bodies: { limit: maxBodies, free: maxBodies, waiting: [] },
+      bodies: new BodyTurns(maxBodies),
+      auth: options.auth,
       inflaters: options.syncInflate === false ? undefined : new InflaterPool(Buffer.allocUnsafe(INFLATE_OUTPUT_BYTES)),
     };
   }
@@ -253,7 +230,7 @@ export class Scraper {
         reject(invalidUrl(url, `its scheme ${JSON.stringify(target.protocol.slice(0, -1))} is not http or https`));
         return;
       }
-      const display = redact(target);
+      const display = redactUrl(target);
       if (this.#closed) {
         const message = `scrape of ${display} was aborted: the scraper is closed`;
         reject(new ScrapeError(ScrapeFailure.Aborted, display, message));
@@ -278,6 +255,7 @@ export class Scraper {
     this.#core.httpAgent.destroy();
     this.#core.httpsAgent.destroy();
     this.#core.inflaters?.close();
+    this.#core.auth?.close();
   }
 }
 
@@ -293,7 +271,7 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 type Decoder = zlib.Gunzip | zlib.Inflate;
 
 /** One scrape in flight: the request, its response, its decoder and its deadline. */
-class Exchange {
+class Exchange implements TurnWaiter {
   readonly #core: ScraperCore;
   readonly #target: URL;
   readonly #url: string;
@@ -367,7 +345,7 @@ class Exchange {
       req = (this.#https ? https : http).request(this.#target, {
         method: 'GET',
         agent: this.#https ? this.#core.httpsAgent : this.#core.httpAgent,
-        headers: this.#core.headers,
+        headers: this.#core.auth === undefined ? this.#core.headers : this.#core.auth.headers(this.#core.headers),
       });
     } catch (err) {
       this.#fail(this.#classify(err));
@@ -460,36 +438,33 @@ class Exchange {
     const bodies = this.#core.bodies;
     if (compression !== undefined) {
       // A worker reading at most one other body inflates on its own thread (no thread hops, one
-      // reused buffer); a busier one hands inflating to the thread pool, where it runs beside
-      // parsing. Measured at 20 × 10k series: at a 5 s interval the same CPU as the pool with
-      // ~20 MiB less memory; at saturation one worker scraped 430–490k samples/s inflating on
-      // its own thread, 570–700k through the pool, and 590–600k with this rule.
+      // reused buffer, less memory at the same CPU); a busier one hands inflating to the thread
+      // pool, where it runs beside parsing, which scrapes more at saturation.
       const inflaters = this.#core.inflaters;
-      const quiet = bodies.free >= bodies.limit - 1 && bodies.waiting.length === 0;
-      this.#inflater = inflaters === undefined || !quiet ? undefined : inflaters.take(compression);
+      this.#inflater = inflaters === undefined || !bodies.quiet ? undefined : inflaters.take(compression);
       if (this.#inflater === undefined) {
         const options = { chunkSize: INFLATE_CHUNK_BYTES };
         this.#decoder = compression === 'gzip' ? zlib.createGunzip(options) : zlib.createInflate(options);
       }
     }
-    if (bodies.free > 0) {
-      bodies.free--;
+    if (bodies.acquire(this)) {
       this.#hasTurn = true;
       this.#readBody(res);
     } else {
       // The response stays paused (no 'data' listener yet) until a turn frees up.
       this.#phase = Phase.Turn;
-      bodies.waiting.push(this);
     }
   }
 
-  /** Called with a turn taken for this scrape: reads the body. */
-  #turn(): void {
+  /** A turn handed to this scrape while it waited: reads the body, unless it has settled. */
+  takeTurn(): boolean {
+    if (this.#settled) return false;
     this.#hasTurn = true;
     if (this.#res !== undefined) {
       this.#phase = Phase.Body;
       this.#readBody(this.#res);
     }
+    return true;
   }
 
   #readBody(res: http.IncomingMessage): void {
@@ -663,7 +638,7 @@ class Exchange {
       !this.#retried &&
       req.reusedSocket &&
       this.#res === undefined &&
-      RESET_CODES.has(errorCode(err) ?? '') &&
+      isReset(err) &&
       performance.now() - this.#started < this.#core.timeoutMs
     ) {
       this.#retried = true;
@@ -676,29 +651,7 @@ class Exchange {
 
   #onResponseError(err: Error | undefined): void {
     if (this.#settled) return;
-    const code = err === undefined ? undefined : errorCode(err);
-    const cause = err === undefined ? {} : { cause: err };
-    if (code !== undefined && code.startsWith('HPE_')) {
-      this.#fail(
-        new ScrapeError(
-          ScrapeFailure.Reset,
-          this.#url,
-          `scrape of ${this.#url} failed: the target sent an invalid HTTP response after ${this.#wire} bytes ` +
-            `of the body (${code}: ${err?.message ?? ''})`,
-          cause,
-        ),
-      );
-      return;
-    }
-    this.#fail(
-      new ScrapeError(
-        ScrapeFailure.Reset,
-        this.#url,
-        `scrape of ${this.#url} failed: the connection was closed (${code ?? 'closed'}) after ` +
-          `${this.#wire} bytes of the body were received, before the body was complete`,
-        cause,
-      ),
-    );
+    this.#fail(classifyResponseError(err, this.#url, this.#wire));
   }
 
   #onDecodeError(err: Error): void {
@@ -746,43 +699,13 @@ class Exchange {
   }
 
   #classify(err: unknown): ScrapeError {
-    const code = errorCode(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const cause = { cause: err };
-    const url = this.#url;
-    if (isTlsError(err, code)) {
-      const text = tlsText(err, code, message);
-      const what = `scrape of ${url} failed the TLS handshake: ${text}${tlsHint(code, text)}`;
-      return new ScrapeError(ScrapeFailure.Tls, url, what, cause);
-    }
-    if (code !== undefined && CONNECT_CODES.has(code)) {
-      return new ScrapeError(ScrapeFailure.Connect, url, `scrape of ${url} could not connect: ${message}`, cause);
-    }
-    if (this.#phase === Phase.Connecting) {
-      if (this.#https && this.#connected && code !== undefined && RESET_CODES.has(code)) {
-        return new ScrapeError(
-          ScrapeFailure.Tls,
-          url,
-          `scrape of ${url} failed the TLS handshake: the connection was closed (${code}) before it completed`,
-          cause,
-        );
-      }
-      return new ScrapeError(ScrapeFailure.Connect, url, `scrape of ${url} could not connect: ${message}`, cause);
-    }
-    if (code !== undefined && code.startsWith('HPE_')) {
-      return new ScrapeError(
-        ScrapeFailure.Reset,
-        url,
-        `scrape of ${url} failed: the target sent an invalid HTTP response (${code}: ${message})`,
-        cause,
-      );
-    }
-    return new ScrapeError(
-      ScrapeFailure.Reset,
-      url,
-      `scrape of ${url} failed: the connection was closed (${code ?? message}) before the response headers`,
-      cause,
-    );
+    return classifyRequestError(err, {
+      url: this.#url,
+      host: this.#target.hostname,
+      https: this.#https,
+      connecting: this.#phase === Phase.Connecting,
+      connected: this.#connected,
+    });
   }
 
   #fail(err: unknown): void {
@@ -806,72 +729,13 @@ class Exchange {
     }
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#core.inFlight.delete(this);
-    const bodies = this.#core.bodies;
     if (this.#hasTurn) {
       this.#hasTurn = false;
-      // Hand the turn to the first waiting scrape that is still going.
-      for (;;) {
-        const next = bodies.waiting.shift();
-        if (next === undefined) {
-          bodies.free++;
-          break;
-        }
-        if (!next.#settled) {
-          next.#turn();
-          break;
-        }
-      }
+      this.#core.bodies.release();
     } else if (this.#phase === Phase.Turn) {
-      const i = bodies.waiting.indexOf(this);
-      if (i >= 0) bodies.waiting.splice(i, 1);
+      this.#core.bodies.withdraw(this);
     }
   }
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isTlsError(err: unknown, code: string | undefined): boolean {
-  if (code !== undefined) {
-    if (CERT_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') {
-      return true;
-    }
-  }
-  if (typeof err === 'object' && err !== null) {
-    const library = (err as { library?: unknown }).library;
-    if (typeof library === 'string' && library.toLowerCase().includes('ssl')) return true;
-  }
-  return false;
-}
-
-const OPENSSL_REASON = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/;
-
-/**
- * OpenSSL's messages carry a hex error stack, a source path and a newline; its `reason` and
- * `code` say the same in a line.
- */
-function tlsText(err: unknown, code: string | undefined, message: string): string {
-  const reason = typeof err === 'object' && err !== null ? (err as { reason?: unknown }).reason : undefined;
-  if (typeof reason === 'string' && reason !== '') return code === undefined ? reason : `${reason} (${code})`;
-  // e.g. "write EPROTO 80..:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:file:350:"
-  const parsed = OPENSSL_REASON.exec(message)?.[1];
-  if (parsed !== undefined) return code === undefined ? parsed : `${parsed} (${code})`;
-  return message.trim();
-}
-
-const CLIENT_CERT_ALERT = /certificate required|handshake failure|bad certificate/i;
-
-function tlsHint(code: string | undefined, message: string): string {
-  if (code !== undefined && CERT_CODES.has(code)) {
-    return ' (set tls.ca to the CA that issued the target certificate, or tls.insecureSkipVerify)';
-  }
-  if (CLIENT_CERT_ALERT.test(message) || code?.includes('CERTIFICATE') === true) {
-    return ' (the target may require a client certificate: tls.cert and tls.key)';
-  }
-  return '';
 }
 
 function invalidUrl(url: string, why: string, cause?: unknown): ScrapeError {
@@ -888,12 +752,4 @@ function aborted(url: string, signal: AbortSignal): ScrapeError {
   const reason: unknown = signal.reason;
   const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
   return new ScrapeError(ScrapeFailure.Aborted, url, `scrape of ${url} was aborted: ${why}`, { cause: reason });
-}
-
-/** The URL for messages and labels, with any password replaced by `xxxxx`. */
-function redact(target: URL): string {
-  if (target.password === '') return target.href;
-  const copy = new URL(target.href);
-  copy.password = 'xxxxx';
-  return copy.href;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Scrape TLS settings: reading the PEM files a Collector's `tls` names, and turning PEM
  * contents into one secure context that every connection of a Scraper shares.

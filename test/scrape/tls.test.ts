@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * HTTPS scrapes against a CA and certificates made at test time with the openssl CLI.
  */
