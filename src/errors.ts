@@ -9,6 +9,8 @@
  * Codes:
  * - STRATA_E_PARSE        the exposition is malformed; `line` is the 1-based line number.
  * - STRATA_E_PARSE_LIMIT  the exposition exceeds a configured byte or line limit.
+ * - STRATA_E_LABEL_LIMIT  a series breaks a label limit of the target (`scrape.labelLimit`,
+ *                         `labelNameLengthLimit`, `labelValueLengthLimit`); `setting` names it.
  * - STRATA_E_CONFIG       a setting (filter, encoder, option) is invalid; `field` names it.
  * - STRATA_E_ENCODE       a sample cannot be encoded (for example a message size too small).
  * - STRATA_E_USAGE        a command line is wrong.
@@ -20,6 +22,7 @@
 export const ErrorCode = {
   Parse: 'STRATA_E_PARSE',
   ParseLimit: 'STRATA_E_PARSE_LIMIT',
+  LabelLimit: 'STRATA_E_LABEL_LIMIT',
   Config: 'STRATA_E_CONFIG',
   Encode: 'STRATA_E_ENCODE',
   Usage: 'STRATA_E_USAGE',
@@ -32,6 +35,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const errorCodeDocs: Readonly<Record<ErrorCode, string>> = {
   STRATA_E_PARSE: 'The exposition is malformed; the error names the line and the reason.',
   STRATA_E_PARSE_LIMIT: 'The exposition exceeds a configured byte or line limit.',
+  STRATA_E_LABEL_LIMIT: 'A series breaks a label limit of the target (count, name or value length); the scrape fails whole.',
   STRATA_E_CONFIG: 'A setting is invalid; the error names the field and the reason.',
   STRATA_E_ENCODE: 'A sample cannot be encoded under the configured message limits.',
   STRATA_E_USAGE: 'A command line is wrong.',
@@ -67,6 +71,22 @@ export class ParseError extends StrataError {
     this.name = 'ParseError';
     this.line = line;
     this.reason = reason;
+  }
+}
+
+/**
+ * A series breaks one of the target's label limits: the scrape fails whole (Prometheus'
+ * `label_limit`, `label_name_length_limit`, `label_value_length_limit`). A `ParseError`, so code
+ * that knows only parse errors still fails the scrape; `setting` names the limit's field.
+ */
+export class LabelLimitError extends ParseError {
+  /** The setting whose limit was broken, e.g. `scrape.labelLimit`. */
+  readonly setting: string;
+
+  constructor(line: number, reason: string, setting: string) {
+    super(line, reason, ErrorCode.LabelLimit);
+    this.name = 'LabelLimitError';
+    this.setting = setting;
   }
 }
 

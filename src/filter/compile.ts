@@ -6,6 +6,9 @@
  * batch in place (kept samples move down, order preserved), counts dropped samples as
  * `filtered` and pinned ones as `clamped`, and allocates nothing per sample. Stats are local
  * sums added to the caller's object once per batch.
+ *
+ * The series filters (`dropSeries`, `keepSeries`, `dropLabels`) are not applied here: they act
+ * once per series, inside the parser (series.ts, `compileSeriesFilter`).
  */
 import type { SampleBatch, Series } from '../sample.js';
 import { SampleType } from '../sample.js';

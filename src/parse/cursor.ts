@@ -37,6 +37,8 @@ export class LineCursor {
   /** Current line: [lineStart, lineEnd), trailing blanks excluded. */
   lineStart = 0;
   lineEnd = 0;
+  /** Where the current line's newline is (or the region's end): [lineEnd, rawEnd) are blanks. */
+  rawEnd = 0;
   /** Proposed split of a series line (Prometheus text format). */
   seriesEnd = 0;
   valueStart = 0;
@@ -92,6 +94,7 @@ export class LineCursor {
     while (le > start && (CHAR[buf[le - 1] as number] as number) & C_BLANK) le--;
     this.lineStart = start;
     this.lineEnd = le;
+    this.rawEnd = nl;
     if (le === start) return Entry.Blank;
     const first = buf[start] as number;
     if (first === HASH) return Entry.Comment;

@@ -14,16 +14,26 @@
  *   original did the same); bucket, sum and count samples keep NaN.
  * Canonical float form is Go's `%v`: `1.0` and `1e0` become `1`, `+Inf` stays `+Inf`.
  *
+ * - A `_bucket` sample of a histogram without an `le` label is an ordinary series of its
+ *   family (Prometheus stores it as it is): name as exposed, type histogram, NaN kept.
+ *
  * Tags: target tags first, overridden by the sample's own labels of the same name, keys sorted.
  * A duplicate label name and `__name__` as a label name are errors (Prometheus' scrape loop
  * refuses such series), as are label values that are not valid UTF-8 and a bucket or quantile
  * whose bound is not a float.
+ *
+ * Series filters and label limits (src/filter/series.ts, label-limits.ts) are applied here, so
+ * once per series the cache has not seen: the filter decides on the labels as exposed (a dropped
+ * series becomes an entry of role `Filtered` without tags), `dropLabels` shapes the tag layout,
+ * and the limits are checked on what is kept.
  */
 import { isUtf8 } from 'node:buffer';
-import { ParseError, quote } from '../errors.js';
-import { SampleType } from '../sample.js';
+import { LabelLimitError, ParseError, quote } from '../errors.js';
+import { KEEP, type SeriesFilter } from '../filter/series.js';
+import { SampleType, type Tags } from '../sample.js';
 import { latin1 } from './chars.js';
 import { floatOk, formatGoFloat, parseFloatBytes } from './float.js';
+import { type ActiveLabelLimits, exceedsBytes, quoteCapped } from './label-limits.js';
 import { CacheEntry, type FamilyRecord, SampleRole, type SeriesCache } from './series-cache.js';
 import { L_ESCAPE, L_HIGH, type SeriesSyntax } from './series-syntax.js';
 
@@ -120,7 +130,21 @@ class NameResolution {
     if (et !== null || this.base === null) return true;
     return (this.base.epoch === epoch ? this.base.type : null) === this.baseType;
   }
+
+  #plain: NameResolution | null = null;
+
+  /**
+   * The same name resolved as an ordinary series of its family, nothing renamed: for a
+   * `_bucket` sample without `le`. Same TYPE records, so it holds exactly when this one does.
+   */
+  plain(): NameResolution {
+    this.#plain ??= new NameResolution(this.name, this.exact, this.exactType, this.base, this.baseType, this.type, SampleRole.Keep, this.name, null, '');
+    return this.#plain;
+  }
 }
+
+/** The tags of a series a filter dropped: it is never emitted, so it keeps none. */
+const NO_TAGS: Tags = Object.freeze({});
 
 
 function sameBytes(a: Uint8Array, as: number, b: Uint8Array, bs: number, len: number): boolean {
@@ -153,19 +177,31 @@ function intern(value: string): string {
 
 type TagBuilder = (vals: readonly string[], order: Int32Array) => Record<string, string>;
 
-/** The tag layout of a line: validated label names, renames, target tags, sort order. */
+/**
+ * The tag layout of a line: validated label names, renames, target tags, sort order, and what
+ * the series filter and the label limits need of it. A series' values are laid out as
+ * [labels…, unshadowed target tags…] ("vals"); `order` picks the kept ones in key order.
+ */
 class Shape {
   constructor(
     /** Label names in line order. */
     readonly names: readonly string[],
+    /** The resolution series of this layout are emitted under (`plain()` for a bucket without `le`). */
+    readonly res: NameResolution,
     readonly role: SampleRole,
     /** Index (in line order) of the label renamed to a canonical float tag, or -1. */
     readonly renameIdx: number,
     /** Offsets into the target tag pairs of the target tags not shadowed by a label. */
     readonly targetIdx: Int32Array,
-    /** Sorted position → index into [labels…, unshadowed target tags…]. */
+    /** Sorted position → index into vals, of the labels kept (not removed by dropLabels). */
     readonly order: Int32Array,
     readonly build: TagBuilder,
+    /** vals index → the label's name as exposed (for limit messages). */
+    readonly valNames: readonly string[],
+    /** Where the series filter's labels are in vals (SeriesFilter.plan), or null without a filter. */
+    readonly plan: Int32Array | null,
+    /** Set when a kept label name is over the name length limit: that name. */
+    readonly longName: string | null,
   ) {}
 
   get labelCount(): number {
@@ -205,11 +241,21 @@ export class Flattener {
   readonly #builders = new Map<string, TagBuilder>();
   readonly #resolutions = new Map<string, NameResolution>();
   readonly #canonical = new Map<string, string>();
+  readonly #filter: SeriesFilter | null;
+  readonly #limits: ActiveLabelLimits | null;
 
-  constructor(cache: SeriesCache, openMetrics: boolean, targetTags: readonly string[]) {
+  constructor(
+    cache: SeriesCache,
+    openMetrics: boolean,
+    targetTags: readonly string[],
+    filter: SeriesFilter | null = null,
+    limits: ActiveLabelLimits | null = null,
+  ) {
     this.#cache = cache;
     this.#openMetrics = openMetrics;
     this.#target = targetTags;
+    this.#filter = filter;
+    this.#limits = limits;
   }
 
   /** Starts a scrape. */
@@ -290,26 +336,80 @@ export class Flattener {
     this.#pValues = values;
 
     this.#shape = shape;
+    const out = shape.res;
     const vals = this.#vals;
     for (let l = 0; l < n; l++) vals[l] = values[l] as string;
+    const target = this.#target;
+    const extra = shape.targetIdx;
+    for (let t = 0; t < extra.length; t++) vals[n + t] = target[(extra[t] as number) + 1] as string;
+    if (shape.plan !== null && shape.role !== SampleRole.Skip) {
+      // The decision reads the labels as exposed (before `le` and `quantile` are canonical).
+      const by = (this.#filter as SeriesFilter).decide(res.name, vals, shape.plan);
+      if (by !== KEEP) return new CacheEntry(out.outName, out.type, NO_TAGS, SampleRole.Filtered, out, by);
+    }
     if (shape.renameIdx >= 0) {
       const r = shape.renameIdx;
       vals[r] = this.#canonicalFloat(values[r] as string, res.renameLabel as string, res.name, (labels[r * 5 + 4] as number) & L_HIGH, lineNo);
     }
-    const target = this.#target;
-    const extra = shape.targetIdx;
-    for (let t = 0; t < extra.length; t++) vals[n + t] = target[(extra[t] as number) + 1] as string;
+    if (this.#limits !== null && shape.role !== SampleRole.Skip) this.#checkLimits(buf, syn, lineNo, shape, vals, res.name);
     const tags = shape.build(vals, shape.order);
-    return new CacheEntry(res.outName, res.type, tags, shape.role, res);
+    return new CacheEntry(out.outName, out.type, tags, shape.role, out);
+  }
+
+  /** Throws a LabelLimitError when the kept labels of a series break a limit (label-limits.ts). */
+  #checkLimits(buf: Uint8Array, syn: SeriesSyntax, lineNo: number, shape: Shape, vals: readonly string[], name: string): void {
+    const limits = this.#limits as ActiveLabelLimits;
+    const series = (): string => quote(buf, syn.nameStart, syn.seriesEnd);
+    const count = shape.order.length + 1;
+    if (limits.count > 0 && count > limits.count) {
+      throw new LabelLimitError(
+        lineNo,
+        `series ${series()} has ${count} labels (with __name__ and the target's), over the limit of ${limits.count} (scrape.labelLimit)`,
+        'scrape.labelLimit',
+      );
+    }
+    if (shape.longName !== null) {
+      throw new LabelLimitError(
+        lineNo,
+        `label name ${quoteCapped(shape.longName)} of series ${series()} is ${Buffer.byteLength(shape.longName)} bytes, over the limit of ${limits.nameLength} (scrape.labelNameLengthLimit)`,
+        'scrape.labelNameLengthLimit',
+      );
+    }
+    const max = limits.valueLength;
+    if (max <= 0) return;
+    let label = '__name__';
+    let value = name;
+    if (!exceedsBytes(name, max)) {
+      const order = shape.order;
+      let i = 0;
+      for (; i < order.length; i++) {
+        const at = order[i] as number;
+        if (exceedsBytes(vals[at] as string, max)) {
+          label = shape.valNames[at] as string;
+          value = vals[at] as string;
+          break;
+        }
+      }
+      if (i === order.length) return;
+    }
+    throw new LabelLimitError(
+      lineNo,
+      `value of label ${quoteCapped(label)} of series ${series()} is ${Buffer.byteLength(value)} bytes, over the limit of ${max} (scrape.labelValueLengthLimit): ${quoteCapped(value)}`,
+      'scrape.labelValueLengthLimit',
+    );
   }
 
   /** Validates a line's label names and works out its tag layout (once per distinct layout). */
   #newShape(res: NameResolution, names: readonly string[], n: number, lineNo: number): Shape {
-    const keys: string[] = [];
+    // keys[i] is the tag key of vals[i]; null when dropLabels removes it.
+    const keys: (string | null)[] = [];
+    const valNames: string[] = [];
     const seen = new Set<string>();
+    const filter = this.#filter;
     let renameIdx = -1;
     for (let l = 0; l < n; l++) {
-      let name = names[l] as string;
+      const exposed = names[l] as string;
+      let name = exposed;
       if (name === '__name__') {
         throw new ParseError(lineNo, 'label name "__name__" is reserved and may not appear in a label set');
       }
@@ -319,29 +419,50 @@ export class Flattener {
       }
       if (seen.has(name)) throw new ParseError(lineNo, `duplicate label name "${name}"`);
       seen.add(name);
-      keys.push(name);
+      keys.push(l !== renameIdx && filter !== null && filter.dropsLabel(exposed) ? null : name);
+      valNames.push(exposed);
     }
     let role = res.role;
+    let out = res;
     if (res.renameLabel === 'le' && renameIdx < 0) {
-      throw new ParseError(lineNo, `histogram bucket ${JSON.stringify(res.name)} has no "le" label`);
+      // A bucket without `le`: an ordinary series of its family, as Prometheus stores it.
+      out = res.plain();
+      role = out.role;
     }
     if (res.renameLabel === 'quantile' && renameIdx < 0) role = SampleRole.Keep; // a summary sample without a quantile
     const target = this.#target;
     const targetIdx: number[] = [];
+    const targetNames: string[] = [];
     for (let t = 0; t < target.length; t += 2) {
       const k = target[t] as string;
       if (!seen.has(k)) {
         targetIdx.push(t);
-        keys.push(k);
+        targetNames.push(k);
+        keys.push(filter !== null && filter.dropsLabel(k) ? null : k);
+        valNames.push(k);
       }
     }
-    const order = Int32Array.from(keys.map((_, i) => i)).sort((a, b) => {
+    const kept: number[] = [];
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== null) kept.push(i);
+    const order = Int32Array.from(kept).sort((a, b) => {
       const ka = keys[a] as string;
       const kb = keys[b] as string;
       return ka < kb ? -1 : ka > kb ? 1 : 0;
     });
     const sorted = Array.from(order, (i) => keys[i] as string);
-    return new Shape(names.slice(0, n), role, renameIdx, Int32Array.from(targetIdx), order, this.#builder(sorted));
+    const plan = filter !== null && filter.dropsSeries ? filter.plan(names, n, targetNames) : null;
+    let longName: string | null = null;
+    const nameLimit = this.#limits?.nameLength ?? 0;
+    if (nameLimit > 0) {
+      for (const i of order) {
+        const exposed = valNames[i] as string;
+        if (exposed.length > nameLimit || Buffer.byteLength(exposed) > nameLimit) {
+          longName = exposed;
+          break;
+        }
+      }
+    }
+    return new Shape(names.slice(0, n), out, role, renameIdx, Int32Array.from(targetIdx), order, this.#builder(sorted), valNames, plan, longName);
   }
 
   /** A function building a tag object with these keys, in this order, from values by index. */

@@ -5,3 +5,4 @@ export { SeriesCache } from './series-cache.js';
 export type { SeriesCacheOptions } from './series-cache.js';
 export { ExpositionFormat, formatFromContentType, ACCEPT_HEADER } from './format.js';
 export { formatGoFloat, parseFloatBytes } from './float.js';
+export type { LabelLimits } from './label-limits.js';

@@ -17,17 +17,27 @@
  *
  * Accepted where Prometheus accepts it: a last line without a newline, blanks after the value,
  * repeated HELP/TYPE (the first wins), a TYPE after its samples (the earlier samples stay
- * untyped). Rejected as Prometheus' scrape loop would: CRLF, negative timestamps, duplicate label
- * names, `__name__` as a label, invalid UTF-8 in label values and HELP text.
+ * untyped), a `_bucket` sample without `le` (an ordinary series of its histogram), and a bare
+ * `# HELP` or `# TYPE` (nothing after the keyword: a comment, as Prometheus' lexer reads it).
+ * Rejected as Prometheus' scrape loop would: CRLF, negative timestamps, duplicate label names,
+ * `__name__` as a label, invalid UTF-8 in label values and HELP text, and `# HELP ` or `# TYPE `
+ * followed by blanks and no name (Prometheus: "expected metric name after HELP").
+ *
+ * Series filters and label limits (options `seriesFilter`, `labelLimits`) act when the series
+ * cache first sees a series (flatten.ts): a dropped series' samples are counted in
+ * `stats.filtered` and per filter counter (added to the filter when the scrape succeeds), and a
+ * series over a label limit fails the scrape with a `LabelLimitError`.
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode, ParseError, quote } from '../errors.js';
+import type { SeriesFilter } from '../filter/series.js';
 import { SampleBatch } from '../sample.js';
 import { C_BLANK, C_NAME, C_NAME_START, CHAR, latin1 } from './chars.js';
 import { Entry, LineCursor } from './cursor.js';
 import { Flattener, OPENMETRICS_TYPES, PROMETHEUS_TYPES, sortedTagPairs } from './flatten.js';
 import { floatOk, parseFloatBytes, parseTimestampBytes } from './float.js';
 import { ExpositionFormat, formatFromContentType } from './format.js';
+import { activeLabelLimits, type LabelLimits, labelLimitsKey } from './label-limits.js';
 import { type CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
 import { SeriesSyntax, parseSeriesSyntax } from './series-syntax.js';
 
@@ -46,6 +56,13 @@ export interface ParseOptions {
   readonly maxBodyBytes?: number;
   /** Batch to fill (cleared first); a new one when absent. */
   readonly batch?: SampleBatch;
+  /**
+   * The Collector's series filter (`compileSeriesFilter`), one object for every scrape that
+   * shares the cache: a different one (or none) empties the cache.
+   */
+  readonly seriesFilter?: SeriesFilter | null;
+  /** The target's label limits (label-limits.ts); a change empties the cache. */
+  readonly labelLimits?: LabelLimits;
 }
 
 export interface ParseStats {
@@ -59,6 +76,8 @@ export interface ParseStats {
   nanDropped: number;
   /** OpenMetrics `_created` samples skipped. */
   createdSkipped: number;
+  /** Samples of series the series filter dropped (to be counted as `filtered`). */
+  filtered: number;
   /** Series lines answered by the series cache, and those parsed in full. */
   cacheHits: number;
   cacheMisses: number;
@@ -93,6 +112,7 @@ export class ExpositionParser {
     samples: 0,
     nanDropped: 0,
     createdSkipped: 0,
+    filtered: 0,
     cacheHits: 0,
     cacheMisses: 0,
   };
@@ -104,6 +124,9 @@ export class ExpositionParser {
   #done = false;
   /** Samples handed out by takeSamples. */
   #taken = 0;
+  readonly #filter: SeriesFilter | null;
+  /** This scrape's dropped samples per filter counter slot. */
+  readonly #dropCounts: Float64Array;
 
   constructor(options: ParseOptions = {}) {
     this.format = options.format ?? formatFromContentType(options.contentType);
@@ -111,8 +134,13 @@ export class ExpositionParser {
     // Without a cache of the caller's, nothing is worth recording for a next scrape.
     this.#cache = options.cache ?? new SeriesCache({ maxSeries: 0 });
     const targetTags = sortedTagPairs(options.targetTags);
-    this.#epoch = this.#cache.begin(targetTags.join('\u0000'));
-    this.#flattener = new Flattener(this.#cache, this.#om, targetTags);
+    const filter = options.seriesFilter ?? null;
+    const limits = activeLabelLimits(options.labelLimits);
+    this.#filter = filter;
+    this.#dropCounts = new Float64Array(filter === null ? 0 : filter.counterCount);
+    // What the cached entries were built under: target tags, filter and limits.
+    this.#epoch = this.#cache.begin(`${targetTags.join('\u0000')}\u0001${filter === null ? 0 : filter.id}\u0001${labelLimitsKey(limits)}`);
+    this.#flattener = new Flattener(this.#cache, this.#om, targetTags, filter, limits);
     this.#flattener.begin(this.#epoch);
     this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
@@ -162,6 +190,7 @@ export class ExpositionParser {
     this.#stats.lines = this.#cursor.lineNo;
     this.#stats.samples = this.#taken + this.#batch.length;
     this.#cache.commit();
+    if (this.#filter !== null && this.#stats.filtered > 0) this.#filter.addCounts(this.#dropCounts);
     return { batch: this.#batch, stats: this.#stats, format: this.format };
   }
 
@@ -307,8 +336,13 @@ export class ExpositionParser {
     let timestamp = Number.NaN;
     if (ts >= 0) timestamp = om ? this.#omTimestamp(buf, ts, te) : this.#timestamp(buf, ts, te);
     const role = entry.role;
-    if (role === SampleRole.Skip) {
-      this.#stats.createdSkipped++;
+    if (role >= SampleRole.Skip) {
+      if (role === SampleRole.Skip) this.#stats.createdSkipped++;
+      else {
+        this.#stats.filtered++;
+        const counts = this.#dropCounts;
+        counts[entry.filteredBy] = (counts[entry.filteredBy] as number) + 1;
+      }
       return;
     }
     if (value !== value && role === SampleRole.DropNaN) {
@@ -361,6 +395,9 @@ export class ExpositionParser {
       return;
     }
     if (kw === 'UNIT' && !om) return; // not a keyword in 0.0.4
+    // A bare `# HELP` (nothing after the keyword, not even a blank) is a comment to Prometheus'
+    // lexer, which wants blanks after the keyword; with blanks, a name must follow.
+    if (kwEnd === le && !om && cur.rawEnd === le) return;
     const ns = skipBlanks(buf, kwEnd, le);
     if (ns === kwEnd || ns >= le) {
       throw new ParseError(cur.lineNo, `${kw} line without a metric name: ${quote(buf, cur.lineStart, le)}`);

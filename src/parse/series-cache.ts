@@ -20,6 +20,9 @@
  *   successful scrape replaces the previous record, so series that stopped appearing are
  *   forgotten; a failed scrape keeps the previous record untouched.
  * - One scrape at a time per cache (a cache belongs to one target).
+ * - What a series became depends on the target tags, the series filter and the label limits it
+ *   was resolved under: the parser folds all three into the key given to `begin`, and a new key
+ *   empties the cache, so a decision stored on an entry always holds.
  * Memory: one arena per target of about its series' bytes (values, timestamps and comments are
  * not kept), compacted when series that vanished take more than the live ones, plus one entry
  * per series. The scrape body is never referenced after the scrape.
@@ -42,6 +45,8 @@ export const SampleRole = {
   Keep: 1,
   /** Emit nothing (OpenMetrics `_created`). */
   Skip: 2,
+  /** Emit nothing and count the sample as filtered (a series filter dropped the series). */
+  Filtered: 3,
 } as const;
 export type SampleRole = (typeof SampleRole)[keyof typeof SampleRole];
 
@@ -53,15 +58,19 @@ export interface TypeResolution {
 /**
  * A cached series: the `Series` its samples are emitted under (one object, so a cold scrape
  * allocates one per series), how they are treated, and what its type was resolved against.
+ * A series a series filter dropped has role `Filtered`, no tags, and in `filteredBy` the
+ * filter's counter slot its samples are credited to (-1 for every other series).
  */
 export class CacheEntry extends Series {
   readonly role: SampleRole;
   readonly resolution: TypeResolution;
+  readonly filteredBy: number;
 
-  constructor(name: string, type: SampleType, tags: Tags, role: SampleRole, resolution: TypeResolution) {
+  constructor(name: string, type: SampleType, tags: Tags, role: SampleRole, resolution: TypeResolution, filteredBy = -1) {
     super(name, type, tags);
     this.role = role;
     this.resolution = resolution;
+    this.filteredBy = filteredBy;
   }
 
   /** True when the TYPE declarations this entry was resolved against still hold in `epoch`. */

@@ -107,7 +107,7 @@ describe('filter configuration errors', () => {
     { config: { clip: { inclusive: 'yes' } }, err: 'filters.clip.inclusive: must be true or false, got "yes"' },
     { config: { exclude: {} }, err: 'filters.exclude.values: must be a list of numbers' },
     { config: { exclude: { values: [1, 'x'] } }, err: 'filters.exclude.values[1]: must be a number, got "x"' },
-    { config: { cut: {} }, err: 'filters.cut: unknown filter: expected exclude, clip or clamp' },
+    { config: { cut: {} }, err: 'filters.cut: unknown filter: expected exclude, clip, clamp, dropSeries, keepSeries or dropLabels' },
   ];
   for (const { config, err } of cases) {
     it(`rejects ${JSON.stringify(config)}`, () => {

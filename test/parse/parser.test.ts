@@ -103,6 +103,26 @@ describe('Prometheus text format 0.0.4', () => {
       want: [s('b', { x: 'y' }, 1, G)],
     },
     {
+      // Prometheus 2.42 scrapes this target up: its lexer reads `# HELP` without a blank after
+      // it as a comment.
+      name: 'bare HELP and TYPE keywords as comments',
+      input: '# HELP\n# TYPE\na 1\n# HELP\n',
+      want: [s('a', {}, 1)],
+    },
+    {
+      // Prometheus 2.42 stores h_bucket{x="1"} and h_bucket as they are.
+      name: 'histogram buckets without le as ordinary series of the family, NaN kept',
+      input: '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{x="1"} 2\nh_bucket 3\nh_bucket{x="2"} NaN\nh_sum 4\nh_count 3\n',
+      want: [
+        s('h', { bucket: '1' }, 1, H),
+        s('h_bucket', { x: '1' }, 2, H),
+        s('h_bucket', {}, 3, H),
+        s('h_bucket', { x: '2' }, NaN, H),
+        s('h_sum', {}, 4, H),
+        s('h_count', {}, 3, H),
+      ],
+    },
+    {
       name: 'a metric name with colons and underscores',
       input: '_a:b_c:d 1\n',
       want: [s('_a:b_c:d', {}, 1)],
@@ -136,8 +156,11 @@ describe('Prometheus text format errors', () => {
     { name: 'an invalid metric name', input: '1a 1\n', err: 'line 1: invalid metric name: expected a letter, "_" or ":" at "1a 1"' },
     { name: 'an invalid metric type', input: '# TYPE a timer\n', err: 'line 1: invalid metric type "timer": expected one of counter, gauge, histogram, summary, untyped' },
     { name: 'a TYPE line without a type', input: '# TYPE a\n', err: 'line 1: TYPE line without a type: "# TYPE a"' },
-    { name: 'a HELP line without a name', input: '# HELP\n', err: 'line 1: HELP line without a metric name: "# HELP"' },
-    { name: 'a bucket without le', input: '# TYPE h histogram\nh_bucket{x="1"} 1\n', err: 'line 2: histogram bucket "h_bucket" has no "le" label' },
+    // Prometheus 2.42 fails these scrapes: "expected metric name after HELP, got INVALID".
+    { name: 'a HELP keyword followed by a blank and no name', input: '# HELP \na 1\n', err: 'line 1: HELP line without a metric name: "# HELP"' },
+    { name: 'a HELP keyword followed by a tab and no name', input: '# HELP\t\na 1\n', err: 'line 1: HELP line without a metric name: "# HELP"' },
+    { name: 'a TYPE keyword followed by a blank and no name', input: '# TYPE \na 1\n', err: 'line 1: TYPE line without a metric name: "# TYPE"' },
+    { name: 'a HELP line whose name is not a name', input: '# HELP #\na 1\n', err: 'line 1: invalid metric name in HELP line at "#"' },
     { name: 'a bucket whose le is not a float', input: '# TYPE h histogram\nh_bucket{le="big"} 1\n', err: 'line 2: label "le" of "h_bucket" is not a float: "big"' },
     { name: 'a quantile that is not a float', input: '# TYPE r summary\nr{quantile="x"} 1\n', err: 'line 2: label "quantile" of "r" is not a float: "x"' },
     { name: 'an empty value after labels with a space', input: 'a{x="1"} \n', err: 'line 1: missing value after "a{x=\\"1\\"}"' },
@@ -222,12 +245,22 @@ describe('OpenMetrics 1.0 text', () => {
     { name: 'a blank line', input: 'a 1\n\n# EOF\n', err: 'line 2: blank lines are not allowed in OpenMetrics' },
     { name: 'a free comment', input: '# hello\n# EOF\n', err: 'line 1: invalid comment "# hello": OpenMetrics allows only HELP, TYPE, UNIT and EOF' },
     { name: 'a malformed exemplar', input: 'a 1 # x\n# EOF\n', err: 'line 1: invalid exemplar: expected "{" at "x"' },
+    { name: 'a HELP line without a name (OpenMetrics requires one)', input: '# HELP\n# EOF\n', err: 'line 1: HELP line without a metric name: "# HELP"' },
   ];
   for (const { name, input, err } of errors) {
     it(`rejects ${name}`, () => {
       expect(parseErrorAllWays(input, om)).toBe(err);
     });
   }
+});
+
+describe('a histogram bucket without le', () => {
+  it('goes back to remote write under its own name, not as a bucket', async () => {
+    const { exposedLabels } = await import('../../src/encode/remote-write.js');
+    const r = parseExposition(Buffer.from('# TYPE h histogram\nh_bucket{bucket="x"} 1\nh_bucket{le="1"} 2\n'));
+    expect(exposedLabels(r.batch.series[0] as never)).toEqual([['__name__', 'h_bucket'], ['bucket', 'x']]);
+    expect(exposedLabels(r.batch.series[1] as never)).toEqual([['__name__', 'h_bucket'], ['le', '1']]);
+  });
 });
 
 describe('target tags', () => {
