@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Two builds of Strata side by side, at the same time: this working tree (B) against a git
  * revision (A), each `strata run` scraping the same demo targets at the same interval. For a

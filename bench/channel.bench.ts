@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Target channel throughput against postMessage, the baseline any worker pool would otherwise
  * use to hand targets to its threads.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Whole-process `strata parse FILE > /dev/null` against the line-split CLI baseline doing the
  * same (read the file, parse, write one JSON sample per line), start-up and all.

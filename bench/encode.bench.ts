@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Filter and encoder throughput on the parsed cluster-mix batch, each against a naive baseline
  * over Sample objects in the same run.

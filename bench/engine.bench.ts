@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The whole collector, end to end: `strata run` with 1 and with 2 workers against Prometheus 2.42
  * in agent mode, side by side in one run, scraping the same demo targets at the same interval.
@@ -65,7 +66,7 @@ import { intEnv, machineLine } from './lib/env.js';
 import { progress } from './lib/measure.js';
 import { type Child, Cleanup, cpuSeconds, freePort, httpText, machineCpu, rssBytes, sleep, tail, waitFor } from './lib/process.js';
 import { type Target, fmtRate, median, target } from './lib/report.js';
-import type { CollectorStatusView } from '../src/controller/engine.js';
+import type { CollectorStatusView } from '../src/engine/engine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STRATA_BIN = path.join(ROOT, 'bin', 'strata.js');

@@ -47,6 +47,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
+import { seededRandom } from '../src/demo/random.js';
 import { InformerPool, KubeSource } from '../src/k8s/kube-source.js';
 import { DEFAULT_TIMING, ShardManager } from '../src/k8s/lease.js';
 import { ApiServer, type KObject } from '../test/fixtures/k8s/api-server.js';
@@ -159,19 +160,6 @@ function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 }
 
-/** A deterministic xorshift32 stream (BENCH_SEED). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
-
 interface Probe {
   readonly t0: number;
   readonly present: string | null;
@@ -194,7 +182,7 @@ async function operator(): Promise<void> {
   const churnRate = intEnv('BENCH_K8S_CHURN_RATE', 200);
   const churnSeconds = intEnv('BENCH_K8S_CHURN_SECONDS', 30);
   const takeoverRuns = intEnv('BENCH_K8S_TAKEOVER_RUNS', 3);
-  const random = rng(intEnv('BENCH_SEED', 1));
+  const random = seededRandom(intEnv('BENCH_SEED', 1));
   const lines: string[] = [];
   const figures: { name: string; value: number; unit: string; target?: string; met?: boolean }[] = [];
   const result = (name: string, value: number, unit: string, target?: { label: string; met: boolean }): void => {

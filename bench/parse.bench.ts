@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Parse throughput on a Kubernetes-shaped payload: Strata's parser, cold and warm, against
  * parse-prometheus-text-format (the npm peer) and the line-split baseline, in the same run.

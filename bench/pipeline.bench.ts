@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The per-target hot path on one core: parse → clip → JSON encode, for a warm target, against the
  * line-split parser + Array.filter + JSON.stringify doing the same work, in the same run.

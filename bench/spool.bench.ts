@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Spool, type SpoolRecord } from '../src/buffer/spool.js';
+import { Rng } from '../src/demo/random.js';
 import { env, machineLine } from './lib/env.js';
 import type { Measured } from './lib/measure.js';
 import { progress } from './lib/measure.js';
@@ -46,16 +47,11 @@ const root = mkdtempSync(join(tmpdir(), `strata-bench-spool-${process.pid}-`));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-/** A seeded xorshift32 byte source, so every run spools the same bytes. */
+/** Seeded random bytes (the demo's generator), so every run spools the same bytes. */
 function seededBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
+  const rng = new Rng(seed);
+  for (let i = 0; i < n; i++) out[i] = rng.uint32() & 0xff;
   return out;
 }
 

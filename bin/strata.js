@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // Thin launcher: the CLI lives in src/cli (compiled to dist/ by `npm run build`).
 import { main } from '../dist/src/cli/main.js';
 

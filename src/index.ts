@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * strata-collector: the in-process API. The parser, the filters and the encoders, with the
  * sample model and the error types, for benchmarks and programs that embed Strata.

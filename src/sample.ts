@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The sample model (DESIGN "Samples") and the columnar batch that carries samples between the
  * parser, the filters and the encoders.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCode, errorCodeDocs, fromWire, ParseError, quote, StrataError, toWire } from '../src/errors.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * One sample as one line of the JSON encoder's format, the baseline way: `JSON.stringify` of an
  * object `{name, tags, timestamp, type, value}`, non-finite values as "NaN", "+Inf", "-Inf".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The whole-process baseline for `strata parse FILE`: read the file, parse it with the line-split
  * parser, write one JSON sample per line to stdout in the JSON encoder's format

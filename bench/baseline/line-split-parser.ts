@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The line-split baseline: a Prometheus text-format parser written the way people usually write
  * one in JavaScript: decode the body to a string, `split('\n')`, one regular expression per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Naive filters and encoders over `Sample` objects: what the line-split world does after parsing,
  * and the baselines the encode and pipeline benchmarks compare Strata with.

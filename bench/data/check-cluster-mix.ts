@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Checks the cluster-mix data set and the line-split baseline against each other and against
  * parse-prometheus-text-format, so a benchmark never measures a parser on input it rejects or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * cluster-mix: a deterministic Prometheus text-format 0.0.4 payload shaped like what a collector
  * scrapes from a real Kubernetes cluster, for the benchmarks.

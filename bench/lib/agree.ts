@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Do two parsers agree? Compares sample lists in order: name, type, timestamp, value (NaN equals
  * NaN) and tags (as sets of pairs). Used by the benchmarks to check, untimed, that Strata and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Bytes allocated by a function, measured with V8's GC profiler.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Benchmark settings, from the environment so `npm run bench` and a lone bench file agree:
  *

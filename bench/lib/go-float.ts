@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Float formatting the way other exporters and Go write numbers. Used by the benchmark data
  * generator (to write values as Go, Python and Java clients do) and by the line-split baseline

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Measuring one benchmark case: tinybench 6 for the timing (median of per-iteration latencies,
  * never the mean: a GC pause or a noisy neighbour moves the mean, not the median), then

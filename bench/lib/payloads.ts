@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The benchmark payloads: cluster-mix bodies, generated once per process and cached on disk in
  * /tmp/strata-bench (keyed by generator version, series, seed and scrape, so a changed generator

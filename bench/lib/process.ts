@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Whole-process benchmark helpers (Linux only): start child processes and temporary directories
  * that are always cleaned up, and read a process's CPU time and resident memory from /proc.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Result tables: one row per case with the median time, samples/s, MB/s, bytes allocated per
  * sample, the speed-up over the case's baseline from the same run, and the target it is held to.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Loads Strata's modules for the benchmarks, tolerating their absence: the parser, filters and
  * encoders are written in parallel with the benchmarks, so a bench file still measures its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Types for parse-prometheus-text-format 1.1.1 (it ships none), as far as the benchmarks use it.
 declare module 'parse-prometheus-text-format' {
   export interface PrometheusMetric {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The target channel: the bounded shared-memory ring between the registry (main thread,
  * producer) and a collector's worker threads (consumers). See `ring.ts` for the algorithm, the

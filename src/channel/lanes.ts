@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A Collector's channel: one ring (lane) per worker thread, targets spread by a stable hash of
  * their record, so a target is scraped by the same worker every time and finds its series

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The byte layout of a target channel inside a SharedArrayBuffer, shared by every thread that
  * attaches to it. Everything a thread needs to attach (capacity, slot count, record size,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The target channel: a bounded multi-producer/multi-consumer ring of byte records in a
  * SharedArrayBuffer. The registry (main thread) pushes encoded targets; the collector's worker

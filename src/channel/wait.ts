@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Waiting on a shared Int32 word without blocking the thread: `Atomics.waitAsync` plus a ref'd
  * timer of the same bound.

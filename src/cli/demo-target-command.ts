@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `strata demo-target --series N --port P [--host H] [--seed S] [--count K] [--gzip-level L] [--prerender K]`:
  * serves synthetic Kubernetes-like expositions (see `src/demo/`) until SIGINT or SIGTERM.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `strata parse FILE` (or `-` for standard input): parses an exposition and writes one JSON
  * sample per line, in input order, in the JSON encoder's format, with `"timestamp": null` where

@@ -1,16 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `strata run -f FILE [-f FILE …]`: the standalone collector. Runs the Collectors and
  * Discoveries of the files (reloaded on change), serves self-metrics, health and status, prints
- * a progress line on stderr, and stops cleanly on SIGTERM or SIGINT (exit 0).
+ * a progress line on stderr, and stops cleanly on SIGTERM or SIGINT (exit 0), or when the reader
+ * of its standard output goes away (`| head -1`: exit 0, final counts on stderr).
  *
  * `--demo-target PORT` also starts a synthetic exporter on 127.0.0.1:PORT (`--demo-series N`
  * series) in this process, for the quick start.
  */
 import { parseArgs } from 'node:util';
 import { gcBudgetMb } from '../collector/gc.js';
-import { ConfigRejected, Engine } from '../controller/engine.js';
+import { ConfigRejected, Engine } from '../engine/engine.js';
 import { startDemoTarget } from '../demo/index.js';
 import { ConfigError, UsageError } from '../errors.js';
+import { redactUrlsIn } from '../net/redact.js';
+import { watchStdout } from '../sink/stdout.js';
 import { startTelemetryServer } from '../telemetry/index.js';
 import { checkReadable } from './input-file.js';
 import type { CommandIO } from './parse-command.js';
@@ -57,13 +61,14 @@ export async function runCommand(argv: string[], io: CommandIO, signal?: AbortSi
 
   // The telemetry port is taken before anything starts: a port in use fails the command now,
   // not after scraping has begun with no /metrics and no /readyz.
+  const stdout = watchStdout(); // before any pool starts: its workers share the stdout lock
   const engine = new Engine({ files, graceMs, log });
   const telemetry = await startTelemetryServer({
     port: telemetryPort,
     host: values['telemetry-host'] ?? '127.0.0.1',
     metrics: engine.metrics,
     status: () => engine.status(),
-    ready: () => engine.ready,
+    ready: () => engine.readiness(),
   }).catch((e: unknown) => {
     const why = e instanceof Error ? e.message : String(e);
     throw new UsageError(`cannot serve telemetry on ${values['telemetry-host'] ?? '127.0.0.1'}:${telemetryPort} (--telemetry-port): ${why}`);
@@ -87,7 +92,7 @@ export async function runCommand(argv: string[], io: CommandIO, signal?: AbortSi
     await demo?.close();
     await telemetry.close();
     if (e instanceof ConfigRejected) {
-      for (const line of e.errors) io.stderr.write(`${line}\n`);
+      for (const line of e.errors) io.stderr.write(`${redactUrlsIn(line)}\n`);
       return 1;
     }
     throw e;
@@ -107,7 +112,12 @@ export async function runCommand(argv: string[], io: CommandIO, signal?: AbortSi
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
     signal?.addEventListener('abort', done, { once: true });
+    void stdout.gone.then((why) => {
+      log(`strata: ${why}`);
+      done();
+    });
   });
+  stdout.stop();
   log('strata: stopping: discovery stopped, finishing in-flight scrapes and flushing sinks');
   if (progress !== null) clearInterval(progress);
   await engine.stop();

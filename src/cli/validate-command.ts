@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `strata validate -f FILE [-f FILE ...]` (`-` reads standard input): validates the Collector and
  * Discovery resources of multi-document YAML files, as `strata run -f` would read them.
@@ -10,7 +11,9 @@
  */
 import { parseArgs } from 'node:util';
 import { formatResourceError, parseResources } from '../config/index.js';
+import { encoderWarning } from '../encode/create.js';
 import { UsageError } from '../errors.js';
+import { redactUrlsIn } from '../net/redact.js';
 import { readInputFile, UnreadableFile } from './input-file.js';
 
 export const VALIDATE_USAGE = 'usage: strata validate -f FILE|- [-f FILE|- ...]';
@@ -69,12 +72,16 @@ export async function validateCommand(argv: string[], io: ValidateIO): Promise<n
     const { resources, errors } = parseResources(text, name, { seen });
     if (errors.length > 0) {
       failed = true;
-      for (const e of errors) io.stderr.write(`${formatResourceError(e)}\n`);
+      for (const e of errors) io.stderr.write(`${redactUrlsIn(formatResourceError(e))}\n`);
       continue;
     }
     if (resources.length === 0) {
       io.stderr.write(`${name}: warning: no resources (a file for strata run needs at least one Collector)\n`);
       continue;
+    }
+    for (const r of resources) {
+      const warning = r.kind === 'Collector' ? encoderWarning(r.spec) : null;
+      if (warning !== null) io.stderr.write(`${name} (Collector ${r.metadata.namespace}/${r.metadata.name}): warning: ${warning}\n`);
     }
     const collectors = resources.filter((r) => r.kind === 'Collector').length;
     const discoveries = resources.length - collectors;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Garbage-collector tuning for the collector threads, the way Go services set GOGC.
  *

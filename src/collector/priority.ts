@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Lowers the calling thread's scheduling priority (Linux `nice`), so that on a machine whose
  * cores the collector's workers fill, the main thread — discovery, the channels' producers,

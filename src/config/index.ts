@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the resource model: the Collector and Discovery resources and their schemas. */
 export {
   API_VERSION,

@@ -20,20 +20,13 @@
  * Durations are in seconds, as everywhere in Strata's resources. Validation reports every
  * problem with its field path (`spec.output.nats.auth.password: required when user is set`).
  */
+import { redactNatsUrl, splitNatsUrls } from '../sink/nats-url.js';
 import { type Check, type DecodeContext, type Infer, INVALID, type Invalid, type Issue, joinKey, type OpenApiSchema, quoteString, s, Schema } from './schema.js';
 
 /** A NATS subject to publish to: dot-separated tokens, no wildcards, no whitespace. */
 const SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 /** A JetStream stream name: no whitespace, `.`, `*`, `>`, path separators or control characters. */
 const STREAM_NAME = /^[^\s.*>/\\\u0000-\u001f]+$/;
-
-/** The URLs of `url`, trimmed, empty items dropped. */
-export function splitNatsUrls(url: string): string[] {
-  return url
-    .split(',')
-    .map((u) => u.trim())
-    .filter((u) => u !== '');
-}
 
 /** Why `url` is not a usable NATS URL, or undefined. */
 export function natsUrlProblem(url: string): string | undefined {
@@ -50,18 +43,6 @@ export function natsUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-/**
- * `url` with its credentials replaced by `***`: the password of `user:password@`, and the
- * whole user part when there is no password (NATS reads `nats://token@host` as a token).
- */
-export function redactNatsUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i.exec(url);
-  if (m === null) return url;
-  const userinfo = m[2] as string;
-  const colon = userinfo.indexOf(':');
-  const shown = colon < 0 ? '***' : `${userinfo.slice(0, colon)}:***`;
-  return `${m[1] as string}${shown}@${url.slice(m[0].length)}`;
-}
 
 const seconds = (description: string) => s.number({ exclusiveMinimum: 0, finite: true }).describe(description);
 
@@ -153,6 +134,7 @@ export const natsOutputSchema = s
   .object({
     url: s
       .string({ minLength: 1 })
+      .optional()
       .refine((v, c) => {
         const urls = splitNatsUrls(v);
         if (urls.length === 0) c.report(c.path, 'must list at least one nats:// URL');
@@ -165,7 +147,11 @@ export const natsOutputSchema = s
           c.report(c.path, 'must carry credentials in every URL or in none (or set auth)');
         }
       })
-      .describe('server URLs, comma-separated: nats://host[:port],…'),
+      .describe('server URLs, comma-separated: nats://host[:port],…; required unless managed'),
+    managed: s
+      .boolean()
+      .default(false)
+      .describe('strata operator runs a NATS server with JetStream in its namespace and points the sink at it (no url)'),
     subject: s
       .string({ minLength: 1 })
       .refine((v, c: Check) => {
@@ -180,7 +166,11 @@ export const natsOutputSchema = s
     timeoutSeconds: seconds('longest wait for a connect, a flush or an acknowledgement').default(10),
   })
   .refine((v, c) => {
-    if (v.auth === undefined) return;
+    if (v.managed && v.url !== undefined) c.report(joinKey(c.path, 'url'), 'must not be set with managed: true (the operator gives the URL)');
+    if (!v.managed && v.url === undefined) c.report(joinKey(c.path, 'url'), 'required (or managed: true under strata operator)');
+  })
+  .refine((v, c) => {
+    if (v.auth === undefined || v.url === undefined) return;
     if (splitNatsUrls(v.url).some((u) => /^[a-z]+:\/\/[^@/?#]*@/i.test(u))) {
       c.report(joinKey(c.path, 'url'), 'must not carry credentials when auth is set');
     }
@@ -188,3 +178,5 @@ export const natsOutputSchema = s
   .describe('publish messages to NATS (core or JetStream)');
 
 export type NatsOutput = Infer<typeof natsOutputSchema>;
+
+export { redactNatsUrl, splitNatsUrls };

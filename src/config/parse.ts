@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Reading resources: multi-document YAML (standalone files) or one decoded object (the admission
  * webhook), validated and defaulted by the schemas of `resources.ts`.

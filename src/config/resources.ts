@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The Collector and Discovery resources (API group `strata.ctx.sh`, version `v1beta1`, both
  * namespaced), each defined once as a schema (DESIGN "Resources"). The TypeScript types, the
@@ -10,12 +11,18 @@
  * - `metadata.name` is a DNS-1123 subdomain, `metadata.namespace` a DNS-1123 label; selector keys
  *   and values follow Kubernetes label syntax; static target label names follow Prometheus'.
  * - `tls.cert` and `tls.key` go together. Collector references in a Discovery are unique.
- * - `output` variants available in this build: `stdout` and `file`; the other kinds DESIGN names
- *   are rejected with a message saying they are planned.
+ * - `output`: exactly one of the kinds DESIGN names; each sink's fields are declared beside it
+ *   (`output-*.ts`).
  */
 import { ConfigError } from '../errors.js';
 import { type FilterConfig, validateFilterConfig } from '../filter/config.js';
 import { FILE_DEFAULT_MAX_FILES } from '../sink/file.js';
+import { RESERVED_HEADERS } from '../sink/remote-write.js';
+import { fluentOutputSchema } from './output-fluent.js';
+import { httpOutputSchema } from './output-http.js';
+import { kafkaOutputSchema } from './output-kafka.js';
+import { natsOutputSchema } from './output-nats.js';
+import { statsdOutputSchema } from './output-statsd.js';
 import { type Check, type Infer, joinIndex, joinKey, quoteString, s } from './schema.js';
 
 export const API_VERSION = 'strata.ctx.sh/v1beta1';
@@ -119,6 +126,40 @@ const filtersSchema = s
       })
       .optional()
       .describe('pin values below min to min and above max to max'),
+    dropSeries: s
+      .array(
+        s
+          .object({
+            name: s.string().optional().describe('RE2 regex the metric name as exposed (`x_bucket`, not the flattened `x`) must fully match'),
+            labels: s
+              .map(s.string().describe('RE2 regex the label value must fully match; an absent label has the value ""'))
+              .optional()
+              .describe('label name → regex; every one must match (target tags included)'),
+          })
+          .describe('a series matcher: name and every label regex must match (anchored as Prometheus anchors them)'),
+      )
+      .optional()
+      .describe('drop every series any of these matchers matches, once per series; its samples count as filtered'),
+    keepSeries: s
+      .array(
+        s
+          .object({
+            name: s.string().optional().describe('RE2 regex the metric name as exposed (`x_bucket`, not the flattened `x`) must fully match'),
+            labels: s
+              .map(s.string().describe('RE2 regex the label value must fully match; an absent label has the value ""'))
+              .optional()
+              .describe('label name → regex; every one must match (target tags included)'),
+          })
+          .describe('a series matcher: name and every label regex must match (anchored as Prometheus anchors them)'),
+      )
+      .optional()
+      .describe('when set, drop every series none of these matchers matches; its samples count as filtered'),
+    dropLabels: s
+      .array(s.string().describe('a label name, or an RE2 regex that label names must fully match'))
+      .optional()
+      .describe(
+        'labels removed from every kept series (target tags included) before it is encoded; `le` of buckets and `quantile` of summaries stay; two series that become one are both kept',
+      ),
   })
   // The shape is checked above (every error at once); the ranges by the filters' own rules.
   .refine((v, c) => {
@@ -131,7 +172,7 @@ const filtersSchema = s
     }
   })
   .as<FilterConfig>()
-  .describe('exclude, then clip, then clamp; counter and gauge samples only')
+  .describe('series filters (dropSeries, keepSeries, dropLabels) once per series; then exclude, clip and clamp on counter and gauge values')
   .default({});
 
 /** Every output kind DESIGN names. */
@@ -147,12 +188,46 @@ const OUTPUTS = {
       maxFiles: s.integer({ minimum: 1 }).default(FILE_DEFAULT_MAX_FILES).describe('rotated files kept (`path.1` … `path.N`), the oldest removed'),
     })
     .describe('append messages to a file'),
-  // output: nats
-  // output: kafka
-  // output: remoteWrite
-  // output: http
-  // output: statsd
-  // output: fluent
+  nats: natsOutputSchema,
+  kafka: kafkaOutputSchema,
+  remoteWrite: s
+    .object({
+      url: s.string().refine(syntax(isHttpUrl, 'an absolute http or https URL')).describe('remote write endpoint, e.g. http://prometheus:9090/api/v1/write'),
+      headers: s
+        .map(s.string(), {
+          key: (k: string) => (RESERVED_HEADERS.includes(k.toLowerCase()) ? `is set by the remote write protocol or by basicAuth/bearerTokenFile, not here: ${quoteString(k)}` : undefined),
+        })
+        .optional()
+        .describe('extra HTTP headers of every request'),
+      basicAuth: s
+        .object({
+          username: s.string({ minLength: 1 }),
+          passwordFile: s.string({ minLength: 1 }).optional().describe('file holding the password, re-read every minute'),
+        })
+        .optional(),
+      bearerTokenFile: s.string({ minLength: 1 }).optional().describe('file holding the bearer token, re-read every minute'),
+      tls: s
+        .object({
+          ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies the receiver'),
+          cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
+          key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
+          insecureSkipVerify: s.boolean().default(false).describe('do not verify the receiver certificate'),
+        })
+        .refine((v, c) => {
+          if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
+          if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
+        })
+        .optional(),
+      timeoutSeconds: s.number({ exclusiveMinimum: 0, finite: true }).default(30).describe('timeout of one request'),
+      maxSamplesPerSend: s.integer({ minimum: 1 }).default(2000).describe('most samples per request'),
+    })
+    .refine((v, c) => {
+      if (v.basicAuth !== undefined && v.bearerTokenFile !== undefined) c.report(joinKey(c.path, 'bearerTokenFile'), 'cannot be set together with basicAuth');
+    })
+    .describe('Prometheus remote write 1.0 (protobuf, snappy); implies its own encoding: spec.encoder is ignored'),
+  http: httpOutputSchema,
+  statsd: statsdOutputSchema,
+  fluent: fluentOutputSchema,
 };
 
 /** Output kinds DESIGN names that this build does not have yet. */
@@ -192,8 +267,39 @@ export const scrapeSchema = s
     concurrency: s.integer({ minimum: 1 }).default(64).describe('scrapes in flight per worker'),
     bodyConcurrency: s.integer({ minimum: 1 }).default(8).describe('scrape bodies read (decompressed and parsed) at once per worker'),
     maxLineBytes: s.integer({ minimum: 1 }).default(MiB).describe('longest exposition line accepted'),
+    labelLimit: s
+      .integer({ minimum: 0 })
+      .default(0)
+      .describe('most labels of a series, __name__ and target tags included; over it the scrape fails (error label_limit); 0 is unlimited'),
+    labelNameLengthLimit: s
+      .integer({ minimum: 0 })
+      .default(0)
+      .describe('longest label name in bytes; over it the scrape fails (error label_limit); 0 is unlimited'),
+    labelValueLengthLimit: s
+      .integer({ minimum: 0 })
+      .default(0)
+      .describe('longest label value in UTF-8 bytes, the metric name included; over it the scrape fails (error label_limit); 0 is unlimited'),
+    basicAuth: s
+      .object({
+        username: s
+          .string({ minLength: 1 })
+          .refine(syntax((v) => !/[:\x00-\x1f\x7f]/.test(v), 'a user name without ":" or control characters (RFC 7617)'))
+          .describe('user name of HTTP basic authentication'),
+        passwordFile: s.string({ minLength: 1 }).describe('file holding the password; re-read when it changes'),
+      })
+      .optional()
+      .describe('HTTP basic authentication sent with every scrape (Authorization: Basic)'),
+    bearerTokenFile: s
+      .string({ minLength: 1 })
+      .optional()
+      .describe('file holding a bearer token sent with every scrape (Authorization: Bearer); re-read when it changes'),
   })
-  .describe('scrape limits')
+  .refine((v, c) => {
+    if (v.basicAuth !== undefined && v.bearerTokenFile !== undefined) {
+      c.report(joinKey(c.path, 'bearerTokenFile'), 'must not be set together with basicAuth (a scrape sends one Authorization header)');
+    }
+  })
+  .describe('scrape limits and credentials')
   .default({});
 
 export const batchSchema = s
@@ -217,6 +323,24 @@ export const collectorSpecSchema = s.object({
   tls: tlsSchema.optional(),
   scrape: scrapeSchema,
   batch: batchSchema,
+  buffer: s
+    .object({
+      maxBytes: s.integer({ minimum: 64 * KiB }).default(64 * MiB).describe('memory for encoded messages waiting for the sink, split over the workers'),
+      policy: s
+        .enum(['block', 'dropOldest', 'dropNewest'])
+        .default('block')
+        .describe('when memory (and the spool) is full: block slows scraping, dropOldest and dropNewest drop and count'),
+      path: s.string({ minLength: 1 }).optional().describe('directory of the on-disk spool (one subdirectory w<index> per worker); unset: no spool'),
+      spoolMaxBytes: s.integer({ minimum: MiB }).optional().describe('most bytes of the spool, split over the workers; default 1 GiB'),
+      maxAgeSeconds: s.number({ exclusiveMinimum: 0, finite: true }).optional().describe('drop messages older than this (counted too_old); unset: kept however old'),
+    })
+    .describe('outage buffer between the encoder and the sink: memory, then the optional spool')
+    .default({}),
+}).refine((v, c) => {
+  const kafka = (v.output as { kafka?: { key: string } }).kafka;
+  if (kafka !== undefined && kafka.key !== 'none' && v.encoder !== 'json') {
+    c.report(`${joinKey(joinKey(c.path, 'output'), 'kafka')}.key`, `must be none with encoder ${v.encoder} (name and series key the json encoder's lines)`);
+  }
 });
 
 // ---- Discovery ----

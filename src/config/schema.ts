@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A small schema language for Strata's resources. One schema value gives four things:
  * - the TypeScript type, by `Infer<typeof schema>`;

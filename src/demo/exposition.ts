@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The demo exposition: a synthetic Prometheus text-format 0.0.4 body shaped like a
  * high-cardinality Kubernetes cluster (see `families.ts`), whose values change every scrape.

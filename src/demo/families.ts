@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * What the demo exposition contains: a pool of Kubernetes pods and the metric families they
  * expose (cAdvisor, kube-state-metrics, node-exporter, HTTP and gRPC services, the API server,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the demo target: a synthetic, high-cardinality Kubernetes exporter. */
 export { createDemoExposition } from './exposition.js';
 export type { DemoDescription, DemoExposition, DemoExpositionOptions, DemoType } from './exposition.js';

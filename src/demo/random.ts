@@ -1,7 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Deterministic randomness for the demo exposition: a seeded PRNG for building the series once,
  * and stateless hashes for the values of scrape n, so a value is a pure function of
  * (seed, series, scrape) and rendering scrape n needs no history. No Math.random, no clock.
+ *
+ * `Rng` (mulberry32) is the project's one seeded generator: benchmarks and tests that need a
+ * replayable random stream import it (or `seededRandom`) from here rather than keeping a copy,
+ * so one seed means one stream everywhere. Invariant: the stream is a pure function of the seed
+ * (any 32-bit integer; it is taken modulo 2^32), on every platform.
  */
 
 /** 32-bit integer hash (lowbias32). */
@@ -73,7 +79,7 @@ export class WalkFrame {
   }
 }
 
-/** mulberry32: small, fast, seeded; for building the series. */
+/** mulberry32: small, fast, seeded; for building the series, and for any replayable stream. */
 export class Rng {
   #s: number;
   constructor(seed: number) {
@@ -105,4 +111,10 @@ export class Rng {
   uint32(): number {
     return Math.floor(this.next() * TWO_32) >>> 0;
   }
+}
+
+/** `new Rng(seed).next` as a function: uniform in [0, 1), the same stream for the same seed. */
+export function seededRandom(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The demo target: an HTTP server exposing the demo exposition on `/metrics`, for the quick
  * start, tests and benchmarks.
@@ -16,8 +17,8 @@
  * Output buffers are recycled (at most `POOL_SIZE` kept): a buffer goes back to the pool once its
  * body has been handed to the socket ('finish') or compressed; a response that ends otherwise
  * (client gone) leaves its buffer to the garbage collector, so a buffer is never rewritten while
- * anything may still read it. A fresh multi-megabyte buffer per scrape costs several times the
- * rendering itself in page faults.
+ * anything may still read it. Recycling matters because a fresh multi-megabyte buffer per scrape
+ * is paid in page faults, which cost more than the rendering itself (docs/performance.md).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { gzip, gzipSync } from 'node:zlib';

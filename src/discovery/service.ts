@@ -27,6 +27,9 @@ import type { DiscoveredTarget, TargetSource } from './source.js';
 import { FileSource } from './file-source.js';
 import { StaticSource } from './source.js';
 import { encodeTarget, type Target } from './target.js';
+import { type IncludeSpec, type KubeTarget, tagsFor } from './tags.js';
+
+const NO_INCLUDES: IncludeSpec = { includeLabels: [], includeAnnotations: [], includeMetadata: false };
 
 export type CollectorState = 'ready' | 'missing' | 'disabled';
 
@@ -46,6 +49,8 @@ export interface DiscoveryMetrics {
 /** What the registry offers a discovery service. */
 export interface TargetQueue {
   collectorState(ref: CollectorRef): CollectorState;
+  /** What a Collector includes as tags from a Kubernetes target's resource; undefined: nothing. */
+  includesOf?(ref: CollectorRef): IncludeSpec | undefined;
   /** Queues the payloads, retrying a full channel until `deadline` (ms since epoch). */
   enqueue(ref: CollectorRef, payloads: readonly Uint8Array[], deadline: number, signal: AbortSignal): Promise<{ queued: number; dropped: number }>;
 }
@@ -102,6 +107,8 @@ export interface DiscoveryServiceOptions {
   readonly spread?: boolean;
   /** Where skipped runs are counted besides `status().skippedRuns`. */
   readonly metrics?: DiscoveryMetrics;
+  /** Which targets this process scrapes (a shard of them); default all. */
+  readonly accept?: (t: DiscoveredTarget) => boolean;
 }
 
 export class DiscoveryService {
@@ -112,6 +119,7 @@ export class DiscoveryService {
   readonly #intervalMs: number;
   readonly #spread: boolean;
   readonly #metrics: DiscoveryMetrics | undefined;
+  readonly #accept: ((t: DiscoveredTarget) => boolean) | undefined;
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -121,6 +129,7 @@ export class DiscoveryService {
     this.#resource = resource;
     this.#spread = options.spread ?? true;
     this.#metrics = options.metrics;
+    this.#accept = options.accept;
     const sources = options.sources ?? sourcesFor(resource);
     this.key = `${resource.metadata.namespace}/${resource.metadata.name}`;
     this.#queue = queue;
@@ -195,10 +204,23 @@ export class DiscoveryService {
       }
     }
     const spec = this.#resource.spec;
-    const payloads = found.map((t) => {
-      const target: Target = { url: t.url, labels: t.labels, discovery: this.key, intervalMs: this.#intervalMs };
-      return encodeTarget(target);
-    });
+    if (this.#accept !== undefined) {
+      const accept = this.#accept;
+      const mine = found.filter((t) => accept(t));
+      found.length = 0;
+      found.push(...mine);
+    }
+    // A Kubernetes target carries its resource: each Collector adds the labels, annotations and
+    // metadata it includes, so its payload is its own.
+    const perCollector = found.some((t) => t.resource !== undefined);
+    const encode = (t: DiscoveredTarget, labels: Readonly<Record<string, string>>): Uint8Array =>
+      encodeTarget({ url: t.url, labels, discovery: this.key, intervalMs: this.#intervalMs } satisfies Target);
+    const payloads = perCollector ? [] : found.map((t) => encode(t, t.labels));
+    const payloadsFor = (ref: CollectorRef): readonly Uint8Array[] => {
+      if (!perCollector) return payloads;
+      const include = this.#queue.includesOf?.(ref) ?? NO_INCLUDES;
+      return found.map((t) => encode(t, t.resource === undefined ? t.labels : tagsFor(t as KubeTarget, include)));
+    };
     status.discoveredResourcesCount = found.length;
     status.lastDiscovered = new Date().toISOString();
     const refs = spec.collector.filter((ref) => {
@@ -206,22 +228,26 @@ export class DiscoveryService {
       if (state === 'missing') errors.push(`collector ${ref.namespace}/${ref.name} not found`);
       return state === 'ready';
     });
-    status.inFlightResources = payloads.length * refs.length;
+    const byRef = new Map(refs.map((ref) => [ref, payloadsFor(ref)] as const));
+    status.inFlightResources = found.length * refs.length;
     const start = Date.now();
     const window = Math.max(0, Math.min(deadline - start, this.#intervalMs));
     const queueDeadline = start + Math.floor(window * QUEUE_FRACTION);
-    const queue = async (batch: readonly Uint8Array[]): Promise<void> => {
-      status.inFlightResources -= batch.length * refs.length;
+    /** Queues the targets at `indices` (of `found`) to every ready Collector. */
+    const queue = async (indices: readonly number[]): Promise<void> => {
+      status.inFlightResources -= indices.length * refs.length;
       await Promise.all(
         refs.map(async (ref) => {
+          const all = byRef.get(ref) as readonly Uint8Array[];
+          const batch = indices.map((i) => all[i] as Uint8Array);
           const { queued, dropped } = await this.#queue.enqueue(ref, batch, queueDeadline, signal);
           status.queued += queued;
           status.dropped += dropped;
         }),
       );
     };
-    if (!this.#spread || payloads.length < 2) {
-      await queue(payloads);
+    if (!this.#spread || found.length < 2) {
+      await queue(found.map((_, i) => i));
     } else {
       const spreadMs = window * SPREAD_FRACTION;
       const order = spreadOrder(found);
@@ -236,8 +262,8 @@ export class DiscoveryService {
           await sleep(Math.max(MIN_SLEEP_MS, dueAt(next) - now), signal);
           continue;
         }
-        const batch: Uint8Array[] = [];
-        for (let i = next; i < end; i++) batch.push(payloads[order[i] as number] as Uint8Array);
+        const batch: number[] = [];
+        for (let i = next; i < end; i++) batch.push(order[i] as number);
         next = end;
         await queue(batch);
       }

@@ -4,9 +4,13 @@
  * Kubernetes sources (pods, services, endpoints) implement the same interface.
  */
 
+import type { TargetResource } from './tags.js';
+
 export interface DiscoveredTarget {
   readonly url: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The Kubernetes object it was found on: each Collector adds what it includes of it (tags.ts). */
+  readonly resource?: TargetResource;
 }
 
 export interface TargetSource {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The encoder interface: a batch of samples in, message buffers out.
  *
@@ -13,6 +14,8 @@ export const EncoderKind = {
   Json: 'json',
   Fluent: 'fluent',
   Statsd: 'statsd',
+  /** Implied by `output.remoteWrite`; not a value of the Collector's `encoder` field. */
+  RemoteWrite: 'remoteWrite',
 } as const;
 export type EncoderKind = (typeof EncoderKind)[keyof typeof EncoderKind];
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the encoders. */
 export { EncoderKind, nonFiniteString } from './encoder.js';
 export type { Encoder, MessageLimits } from './encoder.js';
@@ -7,4 +8,5 @@ export { StatsdEncoder, StatsdTagStyle, StatsdCounterAs, STATSD_DEFAULT_MAX_BYTE
 export type { StatsdEncoderOptions } from './statsd.js';
 export { FluentEncoder, FluentDefaults } from './fluent.js';
 export type { FluentEncoderOptions } from './fluent.js';
-export { createEncoder } from './create.js';
+export { RemoteWriteEncoder, remoteWriteTargetLabels, ScrapeSeries, StaleTracker } from './remote-write.js';
+export { collectorEncoder, collectorEncoding, createEncoder, encoderWarning } from './create.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The encoders' scratch buffers: grown by doubling, contents kept, never handed out (messages
  * are copied or viewed out of them by the encoder).

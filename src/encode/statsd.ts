@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The statsd encoder: a batch of samples in, newline-separated statsd lines out, packed into
  * messages sized for one UDP datagram (DESIGN "Encoders and sinks").
@@ -46,7 +47,7 @@
  * formatted again. Per sample the work is formatting the value (ASCII) and copying head, value
  * and tail into a scratch buffer owned by the encoder; each full message is copied out once into
  * its own `Buffer`. (Building each message as a string and converting it with `Buffer.from`
- * measured about half as fast with 8 tags per series.) The scratch buffer starts at
+ * encodes every line twice, and is slower: docs/performance.md.) The scratch buffer starts at
  * `min(maxBytes, 64 KiB)` and grows (doubling) only when a message or a lone line needs more.
  *
  * Recovery: encoding cannot fail once the options are valid; invalid options throw a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `clamp {min, max}`: pins values below `min` to `min` and above `max` to `max`; drops nothing.
  * Unset bounds are ∓Infinity (no pinning on that side); NaN passes unchanged.

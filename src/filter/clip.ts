@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `clip {min, max, inclusive}`: keeps values inside the range. `inclusive: true` keeps values
  * equal to a bound; `false` (the default) drops them. Unset bounds are ∓Infinity. NaN is never

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Compiles a Collector's `filters` into one function over a `SampleBatch`.
  *

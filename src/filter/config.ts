@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The `filters` field of a Collector (DESIGN "Filters"), and its validation.
  *
@@ -11,7 +12,6 @@
  * - `dropLabels`: regexes of label names removed from every series.
  * Errors name the field (`filters.clip.min`, `filters.dropSeries[0].labels.job`) and the reason.
  */
-import { joinIndex, joinKey } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { regexProblem } from './regex.js';
 
@@ -119,4 +119,16 @@ function checkMatchers(field: string, list: unknown): void {
       throw new ConfigError(at, 'must have a name or at least one label (a matcher of nothing would match every series)');
     }
   });
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** `path.key`, or `path["key"]` when the key is not an identifier (as the config schema writes paths). */
+function joinKey(path: string, key: string): string {
+  if (!IDENT.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function joinIndex(path: string, index: number): string {
+  return `${path}[${index}]`;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `exclude {values}`: a value test compiled once. Up to 8 values are compared in a loop over a
  * Float64Array; more use a Set. NaN in `values` matches NaN values. No allocation per sample.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the filters. */
 export { compileFilters } from './compile.js';
 export type { CompiledFilter, FilterStats } from './compile.js';

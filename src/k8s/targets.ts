@@ -19,8 +19,11 @@
  * to (`pod`), whether or not service discovery is on.
  *
  * Tags: every target carries `resource` (kind, namespace, name, labels, annotations) so that each
- * Collector adds the labels, annotations and metadata it includes (`tagsFor`).
+ * Collector adds the labels, annotations and metadata it includes (`tagsFor`, src/discovery/tags.ts).
  */
+import type { KubeTarget, TargetResource } from '../discovery/tags.js';
+
+export { type IncludeSpec, type KubeTarget, labelName, tagsFor, type TargetResource } from '../discovery/tags.js';
 
 export interface ObjectMeta {
   readonly name?: string;
@@ -49,22 +52,6 @@ export interface EndpointSliceLike {
   }[];
 }
 
-/** The Kubernetes object a target came from. */
-export interface TargetResource {
-  readonly kind: 'Pod' | 'Service' | 'Endpoints';
-  readonly namespace: string;
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-}
-
-export interface KubeTarget {
-  readonly url: string;
-  /** Tags every Collector gets (for an endpoint: `pod`). */
-  readonly labels: Readonly<Record<string, string>>;
-  readonly resource: TargetResource;
-}
-
 export interface Refusal {
   readonly object: string;
   readonly reason: string;
@@ -75,43 +62,6 @@ export type Discovered = { readonly targets: KubeTarget[]; readonly refused: Ref
 const DEFAULT_PORT = 9090;
 const DEFAULT_PATH = '/metrics';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
-/** What a Collector includes as tags (Collector `includeLabels`, `includeAnnotations`, `includeMetadata`). */
-export interface IncludeSpec {
-  readonly includeLabels: readonly string[];
-  readonly includeAnnotations: readonly string[];
-  readonly includeMetadata: boolean;
-}
-
-/**
- * The tags a Collector gives a Kubernetes target: its own labels, then the included resource
- * labels and annotations (names made Prometheus label names: `app.kubernetes.io/name` →
- * `app_kubernetes_io_name`), then `namespace`, `kind` and `name` with `includeMetadata`.
- */
-export function tagsFor(target: KubeTarget, include: IncludeSpec): Record<string, string> {
-  const tags: Record<string, string> = { ...target.labels };
-  const r = target.resource;
-  for (const k of include.includeLabels) {
-    const v = r.labels[k];
-    if (v !== undefined) tags[labelName(k)] = v;
-  }
-  for (const k of include.includeAnnotations) {
-    const v = r.annotations[k];
-    if (v !== undefined) tags[labelName(k)] = v;
-  }
-  if (include.includeMetadata) {
-    tags['namespace'] = r.namespace;
-    tags['kind'] = r.kind;
-    tags['name'] = r.name;
-  }
-  return tags;
-}
-
-/** A Kubernetes label or annotation key as a Prometheus label name. */
-export function labelName(key: string): string {
-  const s = key.replace(/[^a-zA-Z0-9_]/g, '_');
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
 
 function meta(m: ObjectMeta | undefined, kind: TargetResource['kind']): TargetResource {
   return { kind, namespace: m?.namespace ?? 'default', name: m?.name ?? '', labels: m?.labels ?? {}, annotations: m?.annotations ?? {} };

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Starts an HTTP server listening and gives back its origin and an idempotent close, shared by
  * the telemetry server and the demo target.

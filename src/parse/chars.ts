@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Byte classes of the Prometheus and OpenMetrics text formats, as one lookup table.
  *

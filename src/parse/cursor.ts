@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The line cursor: splits an exposition into entries, one line at a time, over bytes.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Strict number parsing over bytes, and the canonical float form of `le` and `quantile`.
  *
@@ -10,12 +11,10 @@
  * computed exactly as `mantissa * 10^e` or `mantissa / 10^e` (Clinger's fast path); anything
  * longer is validated here and converted by `Number()`, which is correctly rounded.
  *
- * Invalid input is reported through `floatOk` (module state, read right after the call), so the
- * hot path returns a plain double and allocates nothing.
+ * Invalid input is reported by returning `undefined` (a NaN in the input is a valid value, so no
+ * number can stand for "invalid"); the caller tests the result and the hot path allocates
+ * nothing. Nothing here keeps state between calls.
  */
-
-/** False when the last parseFloatBytes/parseTimestampBytes call saw invalid input. */
-export let floatOk = true;
 
 const POW10 = [
   1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -27,9 +26,8 @@ const PLUS = 0x2b;
 const MINUS = 0x2d;
 const DOT = 0x2e;
 
-/** Parses the float in `buf[start, end)`; sets `floatOk`. */
-export function parseFloatBytes(buf: Uint8Array, start: number, end: number): number {
-  floatOk = true;
+/** The float in `buf[start, end)`, or `undefined` when those bytes are not one. */
+export function parseFloatBytes(buf: Uint8Array, start: number, end: number): number | undefined {
   let i = start;
   if (i >= end) return fail();
   let neg = false;
@@ -107,9 +105,8 @@ export function parseFloatBytes(buf: Uint8Array, start: number, end: number): nu
   return neg ? -v : v;
 }
 
-function fail(): number {
-  floatOk = false;
-  return Number.NaN;
+function fail(): undefined {
+  return undefined;
 }
 
 function slow(buf: Uint8Array, start: number, end: number): number {
@@ -131,7 +128,7 @@ function matchesWord(buf: Uint8Array, i: number, end: number, word: string): boo
   return true;
 }
 
-function special(buf: Uint8Array, start: number, i: number, end: number, neg: boolean): number {
+function special(buf: Uint8Array, start: number, i: number, end: number, neg: boolean): number | undefined {
   if (matchesWord(buf, i, end, 'inf') || matchesWord(buf, i, end, 'infinity')) {
     return neg ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   }
@@ -144,11 +141,11 @@ function special(buf: Uint8Array, start: number, i: number, end: number, neg: bo
 const MAX_TIMESTAMP = Number.MAX_SAFE_INTEGER;
 
 /**
- * Parses a Prometheus text timestamp (integer milliseconds, digits only) in `buf[start, end)`;
- * sets `floatOk`. Negative timestamps are invalid (the caller reports them by name).
+ * The Prometheus text timestamp (integer milliseconds, digits only) in `buf[start, end)`, or
+ * `undefined` when those bytes are not one. Negative timestamps are invalid (the caller reports
+ * them by name).
  */
-export function parseTimestampBytes(buf: Uint8Array, start: number, end: number): number {
-  floatOk = true;
+export function parseTimestampBytes(buf: Uint8Array, start: number, end: number): number | undefined {
   if (start >= end || end - start > 16) return fail();
   let v = 0;
   for (let i = start; i < end; i++) {

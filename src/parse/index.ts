@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Public surface of the exposition parser. */
 export { ExpositionParser, parseExposition, DEFAULT_MAX_LINE_BYTES } from './parser.js';
 export type { ParseOptions, ParseResult, ParseStats } from './parser.js';

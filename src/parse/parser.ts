@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The exposition parser: Prometheus text format 0.0.4 and OpenMetrics 1.0 text, bytes in,
  * flattened samples (a `SampleBatch`) out.
@@ -34,12 +35,14 @@ import type { SeriesFilter } from '../filter/series.js';
 import { SampleBatch } from '../sample.js';
 import { C_BLANK, C_NAME, C_NAME_START, CHAR, latin1 } from './chars.js';
 import { Entry, LineCursor } from './cursor.js';
-import { Flattener, OPENMETRICS_TYPES, PROMETHEUS_TYPES, sortedTagPairs } from './flatten.js';
-import { floatOk, parseFloatBytes, parseTimestampBytes } from './float.js';
+import { OPENMETRICS_TYPES, PROMETHEUS_TYPES } from './family-typing.js';
+import { Flattener } from './flatten.js';
+import { parseFloatBytes, parseTimestampBytes } from './float.js';
 import { ExpositionFormat, formatFromContentType } from './format.js';
 import { activeLabelLimits, type LabelLimits, labelLimitsKey } from './label-limits.js';
 import { type CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
 import { SeriesSyntax, parseSeriesSyntax } from './series-syntax.js';
+import { sortedTagPairs } from './tag-shape.js';
 
 export interface ParseOptions {
   /** Which text format; default from `contentType`, else Prometheus 0.0.4. */
@@ -330,7 +333,7 @@ export class ExpositionParser {
 
   #emit(buf: Buffer, entry: CacheEntry, vs: number, ve: number, ts: number, te: number, om: boolean): void {
     const value = parseFloatBytes(buf, vs, ve);
-    if (!floatOk) {
+    if (value === undefined) {
       throw new ParseError(this.#cursor.lineNo, `invalid value ${quote(buf, vs, ve)}: expected a float, "NaN", "+Inf" or "-Inf"`);
     }
     let timestamp = Number.NaN;
@@ -354,7 +357,7 @@ export class ExpositionParser {
 
   #timestamp(buf: Buffer, ts: number, te: number): number {
     const t = parseTimestampBytes(buf, ts, te);
-    if (floatOk) return t;
+    if (t !== undefined) return t;
     if (buf[ts] === 0x2d) {
       throw new ParseError(this.#cursor.lineNo, `negative timestamp ${quote(buf, ts, te)}: Prometheus refuses samples before 1970`);
     }
@@ -363,7 +366,7 @@ export class ExpositionParser {
 
   #omTimestamp(buf: Buffer, ts: number, te: number): number {
     const seconds = parseFloatBytes(buf, ts, te);
-    if (!floatOk || !Number.isFinite(seconds)) {
+    if (seconds === undefined || !Number.isFinite(seconds)) {
       throw new ParseError(this.#cursor.lineNo, `invalid timestamp ${quote(buf, ts, te)}: expected seconds since the epoch`);
     }
     if (seconds < 0) throw new ParseError(this.#cursor.lineNo, `negative timestamp ${quote(buf, ts, te)}`);

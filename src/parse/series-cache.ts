@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The per-target series cache (Prometheus' scrape cache, for flattened samples).
  *

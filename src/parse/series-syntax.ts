@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The forward parse of one sample line: `name[{label="value",…}] value [timestamp]`, plus an
  * OpenMetrics exemplar (` # {labels} value [timestamp]`) which is checked for shape and skipped.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The registry: owns one channel (and one set of shared counters) per Collector, runs the
  * Collector's pool on it, and queues discovered targets into it.
@@ -13,8 +14,9 @@
  *   grace period, and counts what is left (`collector_deleted`).
  * - A disabled Collector keeps its channel and counters but runs no pool and takes no targets.
  */
+import type { IncludeSpec } from '../discovery/tags.js';
 import { LaneSet } from '../channel/index.js';
-import { SharedCounters, TargetDropReason } from '../collector/counters.js';
+import { SharedCounters, TargetDropReason } from '../channel/counters.js';
 import type { Collector, CollectorRef } from '../config/index.js';
 import type { CollectorState, TargetQueue } from '../discovery/service.js';
 
@@ -128,6 +130,10 @@ export class Registry implements TargetQueue {
     const left = rt.channel.drain().length;
     rt.counters.dropTarget(TargetDropReason.CollectorDeleted, left);
     this.deletedDrops += left;
+  }
+
+  includesOf(ref: CollectorRef): IncludeSpec | undefined {
+    return this.#collectors.get(refKey(ref))?.resource.spec;
   }
 
   collectorState(ref: CollectorRef): CollectorState {

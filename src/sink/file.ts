@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The file sink: appends each send to `path`, rotating by size.
  *
@@ -19,6 +20,14 @@
  *   beyond `maxFiles` are deleted by that rename: that is the retention the setting asks for.
  * - The sink assumes it is the only writer of `path`; the size of an existing file is read
  *   when it is opened (the file is opened on the first send, and again after an error).
+ * - A path that names something other than a regular file (a character device such as
+ *   `/dev/full` or `/dev/null`, a FIFO, `/dev/stdout`) is written as it is: never rotated, never
+ *   truncated, its size not counted against `maxBytes`.
+ * - The open file is the one `path` names: at most once every `CHECK_PATH_MS`, and never per
+ *   message, a send compares the `stat` of `path` (device and inode) with the open file's; when
+ *   the path is gone or names another file (moved or deleted by an operator or a log rotator),
+ *   the sink closes its file and opens `path` anew, so it never writes on to a deleted inode.
+ *   `writeNow` leaves a due check to the next send (it answers `null`).
  *
  * The signal: an abort while a send waits for its turn writes nothing and answers `retry`
  * (`ABORTED`); once its write has started, a send runs to completion (file writes cannot be
@@ -27,10 +36,13 @@
  * Recovery: an error answers `retry` when it may pass (ENOSPC, EDQUOT, EIO, EMFILE, EAGAIN,
  * … and any code not known to be permanent) and `reject` when it will not (EACCES, EPERM,
  * EROFS, ENOENT, ENOTDIR, EISDIR, EFBIG, …); the reason names the operation, the path and the
- * error. A write that fails part way is truncated back to where the send started, so a retry
- * does not leave half a message in the file. After a failed open, rotation or truncation the
- * file is closed and reopened on the next send. `flush()` calls `fdatasync`; `close()` waits
- * for the sends in progress and closes the file.
+ * error, and `code` carries the errno (`ENOSPC`, `EACCES`, …) for a metric label. A write to a
+ * regular file that fails part way is truncated back to where the send started, so a retry does
+ * not leave half a message in the file. After any failed write, open, rotation or truncation
+ * the file is closed and opened again (by path) on the next send, which also checks the path
+ * first: a full disk that gets space again, or an output file an operator deleted to free it,
+ * is written again without a restart. `flush()` calls `fdatasync`; `close()` waits for the sends
+ * in progress and closes the file.
  */
 import { ftruncateSync, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -49,19 +61,34 @@ import {
   SinkError,
 } from './sink.js';
 
+/** Which file a path or a descriptor names: its device and inode numbers. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** What the sink reads of an open file (a subset of `fs.Stats`). */
+export interface FileStat extends FileIdentity {
+  readonly size: number;
+  /** A regular file; false for a character device, a FIFO, a socket. */
+  isFile(): boolean;
+}
+
 /** The file operations the sink uses: `node:fs/promises` by default; tests inject faults. */
 export interface FileOps {
   open(path: string, flags: 'a'): Promise<FileLike>;
   rename(from: string, to: string): Promise<void>;
   /** Whether `path` exists (an error other than ENOENT is thrown). */
   exists(path: string): Promise<boolean>;
+  /** What `path` names now (`stat`, following links), or null when nothing does (ENOENT, ENOTDIR). */
+  identify(path: string): Promise<FileIdentity | null>;
 }
 
 /** The part of `fs.promises.FileHandle` the sink uses. */
 export interface FileLike {
   /** The descriptor, for `writeNow`; a file without one is written only by `send`. */
   readonly fd?: number;
-  stat(): Promise<{ readonly size: number }>;
+  stat(): Promise<FileStat>;
   write(buffer: Uint8Array): Promise<{ readonly bytesWritten: number }>;
   writev(buffers: Uint8Array[]): Promise<{ readonly bytesWritten: number }>;
   truncate(length: number): Promise<void>;
@@ -81,6 +108,9 @@ export interface FileSinkOptions {
 }
 
 export const FILE_DEFAULT_MAX_FILES = 5;
+
+/** How often at most a send checks that `path` still names the open file. */
+export const CHECK_PATH_MS = 1000;
 
 /** Error codes that will not pass by trying again: the send is rejected. */
 const PERMANENT = new Set([
@@ -110,6 +140,15 @@ const nodeFs: FileOps = {
         throw err;
       },
     ),
+  identify: (path) =>
+    fsp.stat(path).then(
+      (st) => ({ dev: st.dev, ino: st.ino }),
+      (err: unknown) => {
+        const code = errorCode(err);
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw err;
+      },
+    ),
 };
 
 /** An error and the operation that failed, paths included (`open /var/log/strata.log`). */
@@ -134,11 +173,20 @@ export class FileSink implements Sink {
   #handle: FileLike | null = null;
   /** Bytes in the open file. */
   #size = 0;
+  /** The open file's device and inode, to compare with what `path` names. */
+  #identity: FileIdentity | null = null;
+  /** The open file is a regular file (else it is never rotated or truncated). */
+  #regular = true;
+  /** When `path` was last compared with the open file (`performance.now()`). */
+  #checkedAt = 0;
   #closed = false;
   #closing: Promise<void> | null = null;
   /** Sends waiting for or holding their turn: `writeNow` writes only at 0, keeping call order. */
   #busy = 0;
   #rotations = 0;
+  #reopens = 0;
+  /** A file was opened once already: the next open is a reopen (rotations aside). */
+  #opened = false;
   #bytesWritten = 0;
 
   constructor(options: FileSinkOptions) {
@@ -158,9 +206,12 @@ export class FileSink implements Sink {
     this.#fs = options.fs ?? nodeFs;
   }
 
-  /** Rotations done and bytes written since the sink was made. */
-  get stats(): { readonly rotations: number; readonly bytesWritten: number } {
-    return { rotations: this.#rotations, bytesWritten: this.#bytesWritten };
+  /**
+   * Since the sink was made: rotations done, bytes written, and reopens (the file opened again
+   * after a failure, or because `path` no longer named it).
+   */
+  get stats(): { readonly rotations: number; readonly bytesWritten: number; readonly reopens: number } {
+    return { rotations: this.#rotations, bytesWritten: this.#bytesWritten, reopens: this.#reopens };
   }
 
   async send(messages: readonly Uint8Array[], signal: AbortSignal): Promise<SendOutcome> {
@@ -186,15 +237,16 @@ export class FileSink implements Sink {
   }
 
   /**
-   * Writes `message` with `writeSync` when the file is open, no rotation is due and no send is
-   * in progress or waiting (nor the sink closed); else `null`. A failed write is truncated away
-   * and answers as `send` would.
+   * Writes `message` with `writeSync` when the file is open, no rotation or path check is due
+   * and no send is in progress or waiting (nor the sink closed); else `null`. A failed write is
+   * truncated away, the file is closed (the next send opens it again), and it answers as `send`
+   * would.
    */
   writeNow(message: Uint8Array): SendOutcome | null {
     const handle = this.#handle;
     const total = message.byteLength;
     if (this.#closed || this.#busy > 0 || handle === null || handle.fd === undefined) return null;
-    if (this.#size > 0 && this.#size + total > this.maxBytes) return null;
+    if (this.#rotationDue(total) || performance.now() - this.#checkedAt >= CHECK_PATH_MS) return null;
     const fd = handle.fd;
     const start = this.#size;
     let written = 0;
@@ -205,15 +257,14 @@ export class FileSink implements Sink {
         written += n;
       }
     } catch (err) {
-      if (written > 0) {
+      if (written > 0 && this.#regular) {
         try {
           ftruncateSync(fd, start);
         } catch {
-          // The next send opens the file again.
-          this.#handle = null;
-          handle.close().catch(() => undefined);
+          // The file is closed below and opened again by the next send.
         }
       }
+      this.#forget(handle);
       return this.#outcome(new StepError(`write ${this.path}`, err));
     }
     this.#size = start + total;
@@ -252,10 +303,11 @@ export class FileSink implements Sink {
     }
   }
 
-  /** Opens (or rotates) as needed and writes the whole send, or nothing of it. */
+  /** Opens (or reopens, or rotates) as needed and writes the whole send, or nothing of it. */
   async #append(messages: readonly Uint8Array[], total: number): Promise<void> {
+    if (this.#handle !== null && performance.now() - this.#checkedAt >= CHECK_PATH_MS) await this.#checkPath();
     if (this.#handle === null) await this.#open();
-    if (this.#size > 0 && this.#size + total > this.maxBytes) await this.#rotate();
+    if (this.#rotationDue(total)) await this.#rotate();
     const handle = this.#handle as FileLike;
     const start = this.#size;
     let written = 0;
@@ -268,21 +320,46 @@ export class FileSink implements Sink {
         written += bytesWritten;
       }
     } catch (err) {
-      if (written > 0) await this.#undo(handle, start);
+      if (written > 0 && this.#regular) await handle.truncate(start).catch(() => undefined);
+      this.#forget(handle);
       throw new StepError(`write ${this.path}`, err);
     }
     this.#size = start + total;
     this.#bytesWritten += total;
   }
 
-  /** Truncates a partly written send away; when that fails, the file is reopened next time. */
-  async #undo(handle: FileLike, start: number): Promise<void> {
+  /** A rotation is due before writing `total` more bytes (never for a device or a FIFO). */
+  #rotationDue(total: number): boolean {
+    return this.#regular && this.#size > 0 && this.#size + total > this.maxBytes;
+  }
+
+  /** Closes `handle` (in the background) after a failure; the next send opens `path` again. */
+  #forget(handle: FileLike): void {
+    if (this.#handle === handle) this.#handle = null;
+    this.#identity = null;
+    handle.close().catch(() => undefined);
+  }
+
+  /**
+   * Closes the open file when `path` no longer names it (deleted, or moved and perhaps
+   * replaced); the caller then opens `path` again. A path that cannot be checked (say, a
+   * directory without search permission) leaves the open file as it is.
+   */
+  async #checkPath(): Promise<void> {
+    this.#checkedAt = performance.now();
+    const handle = this.#handle;
+    const open = this.#identity;
+    if (handle === null || open === null) return;
+    let now: FileIdentity | null;
     try {
-      await handle.truncate(start);
+      now = await this.#fs.identify(this.path);
     } catch {
-      this.#handle = null;
-      await handle.close().catch(() => undefined);
+      return;
     }
+    if (now !== null && now.dev === open.dev && now.ino === open.ino) return;
+    this.#handle = null;
+    this.#identity = null;
+    await handle.close().catch(() => undefined);
   }
 
   async #open(): Promise<void> {
@@ -292,12 +369,19 @@ export class FileSink implements Sink {
     } catch (err) {
       throw new StepError(`open ${this.path}`, err);
     }
+    let st: FileStat;
     try {
-      this.#size = (await handle.stat()).size;
+      st = await handle.stat();
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw new StepError(`stat ${this.path}`, err);
     }
+    if (this.#opened) this.#reopens++;
+    this.#opened = true;
+    this.#regular = st.isFile();
+    this.#size = this.#regular ? st.size : 0;
+    this.#identity = { dev: st.dev, ino: st.ino };
+    this.#checkedAt = performance.now();
     this.#handle = handle;
   }
 
@@ -319,6 +403,7 @@ export class FileSink implements Sink {
     for (let i = k; i >= 1; i--) await this.#renameIfThere(`${this.path}.${i}`, `${this.path}.${i + 1}`);
     await this.#renameIfThere(this.path, `${this.path}.1`);
     this.#rotations++;
+    this.#opened = false; // a rotation's new file is not a reopen
     await this.#open();
   }
 
@@ -336,7 +421,9 @@ export class FileSink implements Sink {
     const cause = err instanceof StepError ? err.error : err;
     const code = errorCode(cause);
     const reason = `${what}: ${describeError(cause)}`;
-    return code !== undefined && PERMANENT.has(code) ? reject(reason) : retry(reason);
+    // An errno is a short upper-case word; anything else is not passed on as a label.
+    const label = code !== undefined && /^E[A-Z0-9]{1,15}$/.test(code) ? code : 'error';
+    return code !== undefined && PERMANENT.has(code) ? reject(reason, label) : retry(reason, undefined, label);
   }
 }
 

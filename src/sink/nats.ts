@@ -62,7 +62,7 @@ import {
   tokenAuthenticator,
   usernamePasswordAuthenticator,
 } from 'nats';
-import { redactNatsUrl, splitNatsUrls } from '../config/output-nats.js';
+import { redactNatsUrl, splitNatsUrls } from './nats-url.js';
 import { ABORT, raceAbort, Serial } from './serial.js';
 import { ABORTED, OK, reject, retry, type SendMeta, type SendOutcome, type Sink } from './sink.js';
 

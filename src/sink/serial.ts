@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Waiting with an abort signal, and a FIFO lock whose waiters can give up their place.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Strata's self-metrics (`strata_*`), on a prom-client `Registry` of their own (never the
  * global one, so two instances in one process, as in tests, do not collide).
@@ -17,43 +18,43 @@
  * metric, histograms included.
  *
  * Metrics (counters end in `_total`):
- * - strata_samples_collected_total, _filtered_total, _clamped_total, _sent_total {collector}
+ * - every scalar counter with a metric in `SCALARS` (src/channel/counters.ts) {collector}:
+ *   strata_samples_collected_total, _filtered_total, _clamped_total, _sent_total,
+ *   _replayed_total, strata_messages_sent_total, strata_worker_failures_total, ...
  * - strata_errors_total, strata_samples_dropped_total, strata_targets_dropped_total {collector, reason}
- * - strata_targets_up, strata_channel_depth {collector} (gauges)
+ * - strata_sink_failures_total {collector, code}: failed sends by the sink's bounded code
+ * - strata_targets_up, strata_channel_depth, strata_buffer_bytes, strata_spool_bytes {collector} (gauges)
  * - strata_scrape_duration_seconds, strata_queue_delay_seconds {collector} (histograms)
  * - strata_event_loop_delay_seconds {stat="p50"|"p99"|"max"}: the main thread's event-loop delay
  *   (perf_hooks.monitorEventLoopDelay) since the previous exposition
  * - strata_telemetry_source_errors_total {collector}: sources that threw (their collector is
  *   left out of that exposition rather than failing it)
+ * - strata_discovery_runs_skipped_total {discovery}: discovery runs skipped because the previous
+ *   run of the same Discovery was still going when it was due (`runsSkipped`)
  * - prom-client's default process metrics, prefixed `strata_`.
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REASON_METRICS, SCALARS, type Scalar } from '../channel/counters.js';
 
-/** A collector's totals since it was created, as its source reads them. */
-export interface CollectorTotals {
-  /** Samples scraped and parsed. */
-  readonly collected: number;
-  /** Samples dropped by the exclude and clip filters. */
-  readonly filtered: number;
-  /** Samples changed by the clamp filter. */
-  readonly clamped: number;
-  /** Samples the sink acknowledged (or wrote, where it has no acknowledgement). */
-  readonly sent: number;
-  /** Failed scrapes (or sends) by reason. */
-  readonly errors: Readonly<Record<string, number>>;
-  /** Samples lost after being scraped, by reason. */
-  readonly dropped: Readonly<Record<string, number>>;
-  /** Queued targets that were not scraped (`channel_full`, `stale`, …), by reason. */
-  readonly targetsDropped?: Readonly<Record<string, number>>;
+/**
+ * A collector's totals since it was created, as its source reads them: the shared counters
+ * (each declared once, in `SCALARS` and `REASON_METRICS` of src/channel/counters.ts; a missing
+ * one reads 0), and what the main thread keeps of the collector.
+ */
+export type CollectorTotals = { readonly [K in Scalar]?: number } & {
+  readonly [K in keyof typeof REASON_METRICS]?: Readonly<Record<string, number>>;
+} & {
+  /** Failed sends by the sink's bounded code (`ENOSPC`, `http_503`, `timeout`, ...). */
+  readonly sinkFailures?: Readonly<Record<string, number>>;
   /** Targets whose last scrape succeeded. */
   readonly targetsUp: number;
   /** Targets waiting in the collector's channel. */
   readonly channelDepth: number;
-  /** Full GCs run by the workers' pacers, and their total seconds. */
-  readonly pacedGcs?: number;
-  readonly pacedGcSeconds?: number;
-}
+  /** Bytes of encoded messages waiting in the workers' memory buffers, and in their spools. */
+  readonly bufferBytes?: number;
+  readonly spoolBytes?: number;
+};
 
 /**
  * Default resolution of the event-loop delay monitor: it wakes the main thread this often, and
@@ -88,6 +89,8 @@ export const QUEUE_DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 
 /** Label value for reasons beyond the bound, or not shaped like a reason. */
 export const OTHER_REASON = 'other';
 const REASON_SHAPE = /^[a-z][a-z0-9_]{0,63}$/;
+/** A sink failure code: an errno (`ENOSPC`), `http_503`, or a sink's own word. */
+const CODE_SHAPE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 type Source = () => CollectorTotals;
 
@@ -95,12 +98,14 @@ type Source = () => CollectorTotals;
 class ReasonBound {
   readonly #seen = new Set<string>();
   readonly #max: number;
-  constructor(max: number) {
+  readonly #shape: RegExp;
+  constructor(max: number, shape: RegExp) {
     this.#max = max;
+    this.#shape = shape;
   }
   label(reason: string): string {
     if (this.#seen.has(reason)) return reason;
-    if (!REASON_SHAPE.test(reason) || this.#seen.size >= this.#max) return OTHER_REASON;
+    if (!this.#shape.test(reason) || this.#seen.size >= this.#max) return OTHER_REASON;
     this.#seen.add(reason);
     return reason;
   }
@@ -116,6 +121,7 @@ export class StrataMetrics {
   readonly #scrapeDuration: Histogram<'collector'>;
   readonly #queueDelay: Histogram<'collector'>;
   readonly #sourceErrors: Counter<'collector'>;
+  readonly #runsSkipped: Counter<'discovery'>;
   #closed = false;
 
   constructor(options: StrataMetricsOptions = {}) {
@@ -137,34 +143,6 @@ export class StrataMetrics {
         },
       });
     };
-    scalar('strata_samples_collected_total', 'Samples scraped and parsed.', (t) => t.collected);
-    scalar('strata_samples_filtered_total', 'Samples dropped by the exclude and clip filters.', (t) => t.filtered);
-    scalar('strata_samples_clamped_total', 'Samples changed by the clamp filter.', (t) => t.clamped);
-    scalar('strata_samples_sent_total', 'Samples acknowledged by the sink (or written, where it has no acknowledgement).', (t) => t.sent);
-    scalar('strata_worker_paced_gcs_total', "Full GCs run by the workers' pacers (their retained memory had grown by the budget).", (t) => t.pacedGcs ?? 0);
-    scalar('strata_worker_paced_gc_seconds_total', "Time the workers' paced full GCs took, in seconds.", (t) => t.pacedGcSeconds ?? 0);
-
-    const byReason = (name: string, help: string, pick: (t: CollectorTotals) => Readonly<Record<string, number>> | undefined): void => {
-      const bound = new ReasonBound(maxReasons);
-      new Counter({
-        name,
-        help,
-        labelNames: ['collector', 'reason'] as const,
-        registers,
-        collect() {
-          this.reset();
-          for (const [collector, t] of totals()) {
-            const counts = pick(t);
-            if (counts === undefined) continue;
-            for (const reason in counts) this.inc({ collector, reason: bound.label(reason) }, nonNegative(counts[reason] as number));
-          }
-        },
-      });
-    };
-    byReason('strata_errors_total', 'Failed scrapes and sends, by reason.', (t) => t.errors);
-    byReason('strata_samples_dropped_total', 'Samples lost after being scraped, by reason.', (t) => t.dropped);
-    byReason('strata_targets_dropped_total', 'Queued targets that were not scraped (channel_full, stale, ...), by reason.', (t) => t.targetsDropped);
-
     const gauge = (name: string, help: string, pick: (t: CollectorTotals) => number): void => {
       new Gauge({
         name,
@@ -177,8 +155,45 @@ export class StrataMetrics {
         },
       });
     };
+    const byReason = (
+      name: string,
+      help: string,
+      label: 'reason' | 'code',
+      pick: (t: CollectorTotals) => Readonly<Record<string, number>> | undefined,
+    ): void => {
+      const bound = new ReasonBound(maxReasons, label === 'code' ? CODE_SHAPE : REASON_SHAPE);
+      new Counter({
+        name,
+        help,
+        labelNames: ['collector', label] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [collector, t] of totals()) {
+            const counts = pick(t);
+            if (counts === undefined) continue;
+            for (const reason in counts) this.inc({ collector, [label]: bound.label(reason) }, nonNegative(counts[reason] as number));
+          }
+        },
+      });
+    };
+    for (const [field, c] of Object.entries(REASON_METRICS) as [keyof typeof REASON_METRICS, (typeof REASON_METRICS)[keyof typeof REASON_METRICS]][]) {
+      byReason(c.metric, c.help, 'reason', (t) => t[field]);
+    }
+    byReason('strata_sink_failures_total', "Failed sends (answered retry or reject), by the sink's bounded code.", 'code', (t) => t.sinkFailures);
+
+    for (const [name, c] of Object.entries(SCALARS) as [Scalar, (typeof SCALARS)[Scalar]][]) {
+      if (c.metric === null) continue;
+      const scale = 'scale' in c ? c.scale : 1;
+      const pick = (t: CollectorTotals): number => (t[name] ?? 0) * scale;
+      if ('gauge' in c && c.gauge) gauge(c.metric, c.help, pick);
+      else scalar(c.metric, c.help, pick);
+    }
+
     gauge('strata_targets_up', 'Targets whose last scrape succeeded.', (t) => t.targetsUp);
     gauge('strata_channel_depth', "Targets waiting in the collector's channel.", (t) => t.channelDepth);
+    gauge('strata_buffer_bytes', "Bytes of encoded messages waiting in the workers' memory buffers.", (t) => t.bufferBytes ?? 0);
+    gauge('strata_spool_bytes', "Bytes in the workers' on-disk spools.", (t) => t.spoolBytes ?? 0);
 
     this.#scrapeDuration = new Histogram({
       name: 'strata_scrape_duration_seconds',
@@ -198,6 +213,13 @@ export class StrataMetrics {
       name: 'strata_telemetry_source_errors_total',
       help: 'Times reading a collector source threw; its collector was left out of that exposition.',
       labelNames: ['collector'] as const,
+      registers,
+    });
+
+    this.#runsSkipped = new Counter({
+      name: 'strata_discovery_runs_skipped_total',
+      help: 'Discovery runs skipped because the previous run was still going when they were due.',
+      labelNames: ['discovery'] as const,
       registers,
     });
 
@@ -257,6 +279,11 @@ export class StrataMetrics {
 
   observeQueueDelay(collectorKey: string, seconds: number): void {
     if (Number.isFinite(seconds) && seconds >= 0) this.#queueDelay.observe({ collector: collectorKey }, seconds);
+  }
+
+  /** Counts `count` skipped runs of a Discovery (`namespace/name`); 0 makes its series exist. */
+  runsSkipped(discovery: string, count: number): void {
+    if (Number.isFinite(count) && count >= 0) this.#runsSkipped.inc({ discovery }, count);
   }
 
   /** The exposition (Prometheus text 0.0.4); every source is read exactly once. */

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The operator HTTP endpoints, on their own port:
  * - `GET /metrics`: the self-metrics (`StrataMetrics.metrics()`), Prometheus text 0.0.4.
  * - `GET /healthz`: 200 `ok` while the process serves requests at all (liveness).
- * - `GET /readyz`: 200 `ready` when `ready()` is true, else 503 `not ready` (a throwing
- *   `ready()` counts as not ready, with its message).
+ * - `GET /readyz`: 200 `ready` when `ready()` is true (or `{ ready: true }`), else 503
+ *   `not ready`, followed by `: ` and the reasons (`; `-separated) when `ready()` gives them (a
+ *   throwing `ready()` counts as not ready, with its message).
  * - `GET /status`: `status()` as JSON (it may return a promise).
  * - anything else: 404; other methods than GET and HEAD on a known path: 405.
  *
@@ -22,7 +24,13 @@ export interface TelemetryServerOptions {
   readonly host?: string;
   readonly metrics: StrataMetrics;
   readonly status: () => unknown;
-  readonly ready: () => boolean;
+  readonly ready: () => boolean | Readiness;
+}
+
+/** Readiness with the reasons it is not (one per line of the answer's reasons). */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
 }
 
 export interface TelemetryServer {
@@ -63,13 +71,15 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
       case '/healthz':
         return send(req, res, 200, TEXT, 'ok\n');
       case '/readyz': {
-        let ok: boolean;
+        let r: boolean | Readiness;
         try {
-          ok = ready() === true;
+          r = ready();
         } catch (e) {
           return send(req, res, 503, TEXT, `not ready: ${message(e)}\n`);
         }
-        return ok ? send(req, res, 200, TEXT, 'ready\n') : send(req, res, 503, TEXT, 'not ready\n');
+        if (r === true || (typeof r === 'object' && r.ready === true)) return send(req, res, 200, TEXT, 'ready\n');
+        const reasons = typeof r === 'object' ? r.reasons : [];
+        return send(req, res, 503, TEXT, reasons.length === 0 ? 'not ready\n' : `not ready: ${reasons.join('; ')}\n`);
       }
       case '/status': {
         let body: string;

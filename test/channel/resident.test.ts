@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Layout version 2: a record's first INLINE_BYTES bytes live in its slot and only a longer
  * record spills into the slot's area of a separate overflow region, so a channel of small

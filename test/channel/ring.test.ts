@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { TargetChannel, type TargetChannelOptions } from '../../src/channel/index.js';
 import { ConfigError, EncodeError, ErrorCode } from '../../src/errors.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Channel stress tests with real worker threads: several producer workers and several consumer
  * workers share one channel through its SharedArrayBuffer. Every record carries (producer,

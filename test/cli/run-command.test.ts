@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * `strata run` as a process: serves self-metrics, health and status, prints samples on stdout
  * and a progress line on stderr, and stops cleanly on SIGTERM (exit 0, counts add up).

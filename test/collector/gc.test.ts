@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { GC_BUDGET_MB, GcPacer, MAX_TIME_SHARE, gcBudgetMb, tuneCollectorGc } from '../../src/collector/gc.js';

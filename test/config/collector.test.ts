@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { doc, MiB, parse, specOf } from './helpers.js';
 
@@ -11,8 +12,20 @@ const DEFAULTS = {
   includeMetadata: false,
   filters: {},
   output: { stdout: {} },
-  scrape: { timeoutSeconds: 10, maxBodyBytes: 64 * MiB, sampleLimit: 0, sampleLimitPolicy: 'fail', concurrency: 64, bodyConcurrency: 8, maxLineBytes: MiB },
+  scrape: {
+    timeoutSeconds: 10,
+    maxBodyBytes: 64 * MiB,
+    sampleLimit: 0,
+    sampleLimitPolicy: 'fail',
+    concurrency: 64,
+    bodyConcurrency: 8,
+    maxLineBytes: MiB,
+    labelLimit: 0,
+    labelNameLengthLimit: 0,
+    labelValueLengthLimit: 0,
+  },
   batch: { maxSamples: 1000, maxBytes: MiB },
+  buffer: { maxBytes: 64 * MiB, policy: 'block' },
 };
 
 describe('Collector defaults', () => {
@@ -34,7 +47,7 @@ describe('Collector defaults', () => {
     {
       name: 'a file output gets its default size',
       spec: 'output:\n  file: {path: /var/log/strata.ndjson}',
-      want: { ...DEFAULTS, output: { file: { path: '/var/log/strata.ndjson', maxBytes: 100 * MiB } } },
+      want: { ...DEFAULTS, output: { file: { path: '/var/log/strata.ndjson', maxBytes: 100 * MiB, maxFiles: 5 } } },
     },
     { name: 'tls is absent unless given', spec: 'workers: 2', want: { ...DEFAULTS, workers: 2 } },
     { name: 'a tls block gets insecureSkipVerify false', spec: 'tls: {ca: /etc/ca.pem}', want: { ...DEFAULTS, tls: { ca: '/etc/ca.pem', insecureSkipVerify: false } } },
@@ -48,7 +61,7 @@ describe('Collector defaults', () => {
       spec: 'filters:\n  exclude: {values: [.nan, 0]}\n  clip: {min: 0, inclusive: true}\n  clamp: {max: .inf}',
       want: { ...DEFAULTS, filters: { exclude: { values: [Number.NaN, 0] }, clip: { min: 0, inclusive: true }, clamp: { max: Number.POSITIVE_INFINITY } } },
     },
-    { name: 'limits may sit exactly on their minimum', spec: 'scrape: {maxBodyBytes: 1024, sampleLimit: 0, concurrency: 1, maxLineBytes: 1}\nbatch: {maxBytes: 256}\noutput: {file: {path: x, maxBytes: 1024}}', want: { ...DEFAULTS, scrape: { ...DEFAULTS.scrape, maxBodyBytes: 1024, concurrency: 1, maxLineBytes: 1 }, batch: { maxSamples: 1000, maxBytes: 256 }, output: { file: { path: 'x', maxBytes: 1024 } } } },
+    { name: 'limits may sit exactly on their minimum', spec: 'scrape: {maxBodyBytes: 1024, sampleLimit: 0, concurrency: 1, maxLineBytes: 1}\nbatch: {maxBytes: 256}\noutput: {file: {path: x, maxBytes: 1024}}', want: { ...DEFAULTS, scrape: { ...DEFAULTS.scrape, maxBodyBytes: 1024, concurrency: 1, maxLineBytes: 1 }, batch: { maxSamples: 1000, maxBytes: 256 }, output: { file: { path: 'x', maxBytes: 1024, maxFiles: 5 } } } },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -62,7 +75,7 @@ describe('Collector defaults', () => {
   });
 });
 
-const PLANNED = 'planned: nats, kafka, http, statsd, fluent';
+const KINDS = 'stdout, file, nats, kafka, remoteWrite, http, statsd, fluent';
 const SUBDOMAIN = "a DNS-1123 subdomain (at most 253 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)";
 
 describe('Collector errors', () => {
@@ -103,17 +116,19 @@ describe('Collector errors', () => {
     { spec: 'filters: {exclude: {values: 0}}', errors: ['spec.filters.exclude.values: must be a list, got number 0'] },
     { spec: 'filters: {exclude: {values: [1, x, null]}}', errors: ['spec.filters.exclude.values[1]: must be a number, got string "x"', 'spec.filters.exclude.values[2]: must be a number, got null'] },
     // output: exactly one of the kinds of this build
-    { spec: 'output: {}', errors: ['spec.output: must have exactly one of stdout, file, got none'] },
-    { spec: 'output:\n  stdout:', errors: ['spec.output: must have exactly one of stdout, file, got none (stdout has no value: write "stdout: {}")'] },
+    { spec: 'output: {}', errors: [`spec.output: must have exactly one of ${KINDS}, got none`] },
+    { spec: 'output:\n  stdout:', errors: [`spec.output: must have exactly one of ${KINDS}, got none (stdout has no value: write "stdout: {}")`] },
     { spec: 'output: stdout', errors: ['spec.output: must be an object, got string "stdout"'] },
-    { spec: 'output: {stdout: {}, file: {path: /tmp/x}}', errors: ['spec.output: must have exactly one of stdout, file, got stdout, file'] },
-    { spec: 'output: {nats: {url: "nats://localhost:4222"}}', errors: [`spec.output.nats: output "nats" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {kafka: {}}', errors: [`spec.output.kafka: output "kafka" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {http: {}}', errors: [`spec.output.http: output "http" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {statsd: {}}', errors: [`spec.output.statsd: output "statsd" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {fluent: {}}', errors: [`spec.output.fluent: output "fluent" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {stdout: {}, nats: {}}', errors: [`spec.output.nats: output "nats" is not available in this build (${PLANNED})`] },
-    { spec: 'output: {s3: {}}', errors: [`spec.output.s3: unknown output "s3" (available: stdout, file; ${PLANNED})`] },
+    { spec: 'output: {stdout: {}, file: {path: /tmp/x}}', errors: [`spec.output: must have exactly one of ${KINDS}, got stdout, file`] },
+    { spec: 'output: {nats: {url: "nats://localhost:4222"}}', errors: ['spec.output.nats.subject: required'] },
+    { spec: 'output: {nats: {subject: s}}', errors: ['spec.output.nats.url: required (or managed: true under strata operator)'] },
+    { spec: 'output: {nats: {managed: true, url: "nats://x:4222", subject: s}}', errors: ['spec.output.nats.url: must not be set with managed: true (the operator gives the URL)'] },
+    { spec: 'output: {kafka: {}}', errors: ['spec.output.kafka.brokers: required', 'spec.output.kafka.topic: required'] },
+    { spec: 'encoder: statsd\noutput: {kafka: {brokers: [k:9092], topic: t, key: series}}', errors: ["spec.output.kafka.key: must be none with encoder statsd (name and series key the json encoder's lines)"] },
+    { spec: 'output: {http: {}}', errors: ['spec.output.http.url: required'] },
+    { spec: 'output: {statsd: {}}', errors: ['spec.output.statsd.host: required'] },
+    { spec: 'output: {fluent: {}}', errors: ['spec.output.fluent.host: required'] },
+    { spec: 'output: {s3: {}}', errors: [`spec.output.s3: unknown output "s3" (available: ${KINDS})`] },
     { spec: 'output: {stdout: {pretty: true}}', errors: ['spec.output.stdout.pretty: unknown field'] },
     { spec: 'output: {stdout: true}', errors: ['spec.output.stdout: must be an object, got boolean true'] },
     { spec: 'output: {file: {}}', errors: ['spec.output.file.path: required'] },
@@ -156,7 +171,7 @@ describe('Collector errors', () => {
         'spec.workers: must be ≥ 1, got 0',
         'spec.encoder: must be one of json, fluent, statsd, got "xml"',
         'spec.foo: unknown field',
-        'spec.output: must have exactly one of stdout, file, got none',
+        'spec.output: must have exactly one of stdout, file, nats, kafka, remoteWrite, http, statsd, fluent, got none',
         'spec.scrape.timeoutSeconds: must be > 0, got 0',
         'spec.scrape.concurrency: must be ≥ 1, got 0',
         'spec.batch.maxBytes: must be ≥ 256, got 1',

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Shared helpers for the resource tests: wrap a spec in a document, list errors as strings. */
 import { parseResources, type Resource } from '../../src/config/index.js';
 

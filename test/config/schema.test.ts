@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { collectorSchema, discoverySchema, type Infer, toOpenApi } from '../../src/config/index.js';
 import { collectorSpecSchema, discoverySpecSchema } from '../../src/config/resources.js';
@@ -143,7 +144,7 @@ describe('toOpenApi', () => {
     expect(prop(c, 'tls', 'insecureSkipVerify')).toMatchObject({ type: 'boolean', default: false });
     expect(prop(c, 'filters', 'exclude')['required']).toEqual(['values']);
     const output = prop(c, 'output');
-    expect(output['oneOf']).toEqual([{ required: ['stdout'] }, { required: ['file'] }]);
+    expect(output['oneOf']).toEqual(['stdout', 'file', 'nats', 'kafka', 'remoteWrite', 'http', 'statsd', 'fluent'].map((k) => ({ required: [k] })));
     expect(output['default']).toEqual({ stdout: {} });
     expect(prop(output, 'file')).toMatchObject({ required: ['path'], properties: { maxBytes: { type: 'integer', minimum: 1024, default: 104857600 } } });
 
@@ -153,7 +154,7 @@ describe('toOpenApi', () => {
     // The namespace default depends on the Discovery: it is not in the schema.
     expect((prop(d, 'collector')['items'] as OpenApiSchema)['properties']).toMatchObject({ namespace: { type: 'string' } });
     expect(((prop(d, 'collector')['items'] as OpenApiSchema)['properties'] as Record<string, OpenApiSchema>)['namespace']?.['default']).toBeUndefined();
-    expect(prop(d, 'selector', 'matchLabels')).toEqual({ type: 'object', additionalProperties: { type: 'string' } });
+    expect(prop(d, 'selector', 'matchLabels')).toMatchObject({ type: 'object', additionalProperties: { type: 'string' } });
     expect(prop(d, 'selector', 'matchExpressions')).toMatchObject({ items: { required: ['key', 'operator'], properties: { operator: { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] } } } });
     expect(prop(d, 'resources')).toMatchObject({ default: {}, properties: { pods: { type: 'boolean', default: true } } });
     expect(prop(d, 'static')).toMatchObject({ default: [], items: { required: ['url'], properties: { labels: { type: 'object', default: {} } } } });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { createDemoExposition } from '../../src/demo/index.js';
 import { ConfigError } from '../../src/errors.js';

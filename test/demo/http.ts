@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** A minimal HTTP client for the tests: raw bytes, no decompression, optional keep-alive agent. */
 import { type Agent, request } from 'node:http';
 

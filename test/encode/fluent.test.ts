@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The fluent encoder, checked two ways:
  * - our messages decoded by an independent msgpack implementation (@msgpack/msgpack, with an

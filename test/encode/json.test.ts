@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JsonEncoder, type JsonEncoderOptions } from '../../src/encode/json.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCode } from '../../src/errors.js';
 import { type Sample, SampleBatch, SampleType, Series, type Tags } from '../../src/sample.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { compileFilters, type FilterConfig, type FilterStats } from '../../src/filter/index.js';

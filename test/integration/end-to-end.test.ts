@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * End to end with real worker threads: targets on 127.0.0.1 → discovery → registry → channel →
  * Piscina pool → scrape, parse, filter, encode → file sink. The samples in the files must equal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Hostile targets through the whole engine (real worker threads): a gzip bomb, an endless slow
  * body, a 10 MB line, a connection reset and a target that never answers each fail alone,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Lifecycle with real worker threads: graceful shutdown finishes what the pool holds; a hot
  * reload that replaces the Collector loses no queued target; an invalid edit is rejected and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A target whose scrape outlasts its interval: the scrape is never overlapped by the next one of
  * the same target (as in a Prometheus scrape loop); the record queued meanwhile is dropped and

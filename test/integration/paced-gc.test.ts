@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The GC pacer (src/collector/gc.ts) in a real pool: with a small budget the workers run paced
  * full GCs while they scrape, count them where status and self-metrics see them, and lose no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Collectors replaced under load, with real worker threads: while targets stream through the
  * channel, the Collector is replaced again and again (workers 1 ↔ 3, concurrency, filters).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The per-target sample limit through the engine: `fail` fails the whole target as Prometheus
  * does; `truncate` keeps the first N samples in exposition order and counts the rest. Either

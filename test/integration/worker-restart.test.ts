@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A collector worker thread that dies (a defect, or killed) does not stop the Collector or the
  * process: its consumer starts again on a new thread and collection goes on. Real worker threads;
  * needs `npm run build` (npm test does).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CollectorPool } from '../../src/collector/pool.js';
+import type { CollectorPool } from '../../src/pool/pool.js';
 import { resourcesYaml, serve, startEngine, statusOf, tempDir, waitFor, writeResources } from './helpers.js';
 
 describe('a collector worker thread that dies', () => {

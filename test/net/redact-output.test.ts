@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateCommand } from '../../src/cli/validate-command.js';
-import { Engine } from '../../src/controller/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import { FileSource } from '../../src/discovery/file-source.js';
 import { StrataMetrics } from '../../src/telemetry/index.js';
 

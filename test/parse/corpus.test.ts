@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The parser against real expositions (`test/fixtures/corpus/`, see its README) whose expected
  * samples come from an independent reference (`test/fixtures/reference/flatten.ts`).

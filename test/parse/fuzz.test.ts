@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Property tests for the parser: random and mutated expositions never make it throw anything
  * but its own ParseError, never hang, and parse the same whole, byte by byte or split anywhere.

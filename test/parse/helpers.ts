@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { ExpositionParser, type ParseOptions } from '../../src/parse/index.js';
 import type { Sample } from '../../src/sample.js';
 

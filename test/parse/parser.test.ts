@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
 import { parseExposition, SeriesCache } from '../../src/parse/index.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { parseResources, type Collector } from '../../src/config/index.js';
 import { decodeTarget, encodeTarget } from '../../src/discovery/target.js';

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The sink contract: what every sink promises, run against every implementation (stdout and
  * file here; nats, kafka, http, statsd and fluent as they arrive). A test file calls
  * `sinkContract(name, create)` inside its own `describe`; `create` makes a fresh sink with a
  * way to read back the bytes that arrived and a way to stall its medium.
  */
+import { seededRandom } from '../../src/demo/random.js';
 import { expect, it } from 'vitest';
 import { ABORTED, type SendOutcome, type Sink } from '../../src/sink/index.js';
 
@@ -20,17 +22,8 @@ export interface SinkHarness {
   cleanup(): Promise<void>;
 }
 
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (mulberry32, src/demo/random.ts), so a failure can be replayed. */
+export const seeded = seededRandom;
 
 /** Random binary messages, every byte value included. */
 export function randomSends(seed: number, sends: number, maxMessages: number, maxBytes: number): Uint8Array[][] {

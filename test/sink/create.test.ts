@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,9 +46,10 @@ describe('createSink', () => {
   }
 
   const invalid: { input: unknown; err: string }[] = [
-    { input: {}, err: 'output: exactly one of stdout, file must be set; got none' },
-    { input: { stdout: {}, file: { path: 'x', maxBytes: 1 } }, err: 'output: exactly one of stdout, file must be set; got stdout, file' },
-    { input: { nats: { url: 'nats://x' } }, err: 'output: unknown sink "nats"; expected one of stdout, file' },
+    { input: {}, err: 'output: exactly one of stdout, file, nats, kafka, remoteWrite, http, statsd, fluent must be set; got none' },
+    { input: { stdout: {}, file: { path: 'x', maxBytes: 1 } }, err: 'output: exactly one of stdout, file, nats, kafka, remoteWrite, http, statsd, fluent must be set; got stdout, file' },
+    { input: { nats: { managed: true, subject: 's' } }, err: 'output.nats.managed: a managed NATS server is run by strata operator only; set output.nats.url to run standalone' },
+    { input: { s3: {} }, err: 'output: unknown sink "s3"; expected one of stdout, file, nats, kafka, remoteWrite, http, statsd, fluent' },
     { input: { file: { path: 'x', maxBytes: -1 } }, err: 'output.file.maxBytes: must be an integer ≥ 1; got -1' },
   ];
   for (const { input, err } of invalid) {

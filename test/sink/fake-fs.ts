@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * File operations for the file sink's tests: the real `node:fs/promises` underneath, with hooks
  * that can stall, fail or shorten an operation (root ignores permission bits, so faults such as
  * EACCES and ENOSPC are injected here rather than provoked).
  */
 import * as fsp from 'node:fs/promises';
-import type { FileLike, FileOps } from '../../src/sink/index.js';
+import type { FileIdentity, FileLike, FileOps, FileStat } from '../../src/sink/index.js';
 
 /** An error shaped like Node's system errors: `CODE: text, syscall 'path'`. */
 export function sysError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
@@ -37,6 +38,8 @@ export class Gate {
 export interface Hooks {
   open?(path: string): void | Promise<void>;
   rename?(from: string, to: string): void | Promise<void>;
+  /** Throw to fail the check of what the path names. */
+  identify?(path: string): void | Promise<void>;
   /** Throw to fail the write; return a byte count to write only that many bytes. */
   write?(buffers: readonly Uint8Array[]): number | undefined | Promise<number | undefined>;
   truncate?(length: number): void | Promise<void>;
@@ -70,6 +73,17 @@ export function hookedFs(hooks: Hooks, gate?: Gate): HookedFs {
       await hooks.rename?.(from, to);
       await fsp.rename(from, to);
     },
+    // Not recorded in `calls`: how often it runs depends on the clock.
+    async identify(path): Promise<FileIdentity | null> {
+      await hooks.identify?.(path);
+      try {
+        const st = await fsp.stat(path);
+        return { dev: st.dev, ino: st.ino };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
   };
 }
 
@@ -91,7 +105,7 @@ class HookedHandle implements FileLike {
     return this.#inner.fd;
   }
 
-  stat(): Promise<{ size: number }> {
+  stat(): Promise<FileStat> {
     return this.#inner.stat();
   }
 

@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { FileSink, type FileSinkOptions, SinkError } from '../../src/sink/index.js';
+import { CHECK_PATH_MS, createSink, FileSink, type FileSinkOptions, SinkError } from '../../src/sink/index.js';
 import { concat, expectSameBytes, randomSends, sinkContract, textSends } from './contract.js';
 import { Gate, hookedFs, sysError } from './fake-fs.js';
 
@@ -144,27 +146,27 @@ describe('the file sink', () => {
   const failures: {
     name: string;
     options: (p: string) => Omit<FileSinkOptions, 'path' | 'maxBytes'>;
-    want: (p: string) => { result: string; reason: string };
+    want: (p: string) => { result: string; reason: string; code: string };
   }[] = [
     {
       name: 'rejects, naming the path, when permission is denied (EACCES)',
       options: () => ({ fs: hookedFs({ open: (p) => { throw sysError('EACCES', 'open', p); } }) }),
-      want: (p) => ({ result: 'reject', reason: `open ${p}: EACCES: injected, open '${p}'` }),
+      want: (p) => ({ result: 'reject', reason: `open ${p}: EACCES: injected, open '${p}'`, code: 'EACCES' }),
     },
     {
       name: 'rejects on a read-only file system (EROFS)',
       options: () => ({ fs: hookedFs({ open: (p) => { throw sysError('EROFS', 'open', p); } }) }),
-      want: (p) => ({ result: 'reject', reason: `open ${p}: EROFS: injected, open '${p}'` }),
+      want: (p) => ({ result: 'reject', reason: `open ${p}: EROFS: injected, open '${p}'`, code: 'EROFS' }),
     },
     {
       name: 'answers retry when the disk is full (ENOSPC)',
       options: (p) => ({ fs: hookedFs({ write: () => { throw sysError('ENOSPC', 'write', p); } }) }),
-      want: (p) => ({ result: 'retry', reason: `write ${p}: ENOSPC: injected, write '${p}'` }),
+      want: (p) => ({ result: 'retry', reason: `write ${p}: ENOSPC: injected, write '${p}'`, code: 'ENOSPC' }),
     },
     {
       name: 'answers retry for an error it does not know to be permanent',
       options: (p) => ({ fs: hookedFs({ write: () => { throw sysError('EWHATEVER', 'write', p); } }) }),
-      want: (p) => ({ result: 'retry', reason: `write ${p}: EWHATEVER: injected, write '${p}'` }),
+      want: (p) => ({ result: 'retry', reason: `write ${p}: EWHATEVER: injected, write '${p}'`, code: 'EWHATEVER' }),
     },
   ];
   for (const { name, options, want } of failures) {
@@ -284,6 +286,103 @@ describe('the file sink', () => {
     });
   }
 
+  describe('the open file and the path', () => {
+    const waitForCheck = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, CHECK_PATH_MS + 100));
+
+    it('closes the file after a failed write and opens the path again on the next send', async () => {
+      let full = true;
+      const fs = hookedFs({
+        write: () => {
+          if (full) throw sysError('ENOSPC', 'write', path);
+          return undefined;
+        },
+      });
+      const sink = new FileSink({ path, maxBytes: 1000, fs });
+      expect(await sink.send([Buffer.from('lost\n')], never())).toMatchObject({ result: 'retry', code: 'ENOSPC' });
+      full = false;
+      expect(await sink.send([Buffer.from('kept\n')], never())).toEqual({ result: 'ok' });
+      await sink.close();
+      expect(fs.calls).toEqual([`open ${path}`, 'write 1', 'close', `open ${path}`, 'write 1', 'close']);
+      expect(sink.stats.reopens).toBe(1);
+      expect((await readFile(path)).toString()).toBe('kept\n');
+    });
+
+    it('opens the path again when the file was deleted, instead of writing on to the deleted inode', async () => {
+      const sink = new FileSink({ path, maxBytes: 1 << 20 });
+      expect(await sink.send([Buffer.from('before\n')], never())).toEqual({ result: 'ok' });
+      await rm(path);
+      await waitForCheck();
+      expect(await sink.send([Buffer.from('after\n')], never())).toEqual({ result: 'ok' });
+      expect(sink.writeNow(Buffer.from('now\n'))).toEqual({ result: 'ok' });
+      await sink.close();
+      expect((await readFile(path)).toString()).toBe('after\nnow\n');
+      expect(sink.stats.reopens).toBe(1);
+    });
+
+    it('opens the path again when the file was renamed away (a log rotator), leaving the moved file as it was', async () => {
+      const sink = new FileSink({ path, maxBytes: 1 << 20 });
+      expect(await sink.send([Buffer.from('old\n')], never())).toEqual({ result: 'ok' });
+      await rename(path, `${path}.rotated`);
+      await waitForCheck();
+      expect(await sink.send([Buffer.from('new\n')], never())).toEqual({ result: 'ok' });
+      await sink.close();
+      expect((await readFile(`${path}.rotated`)).toString()).toBe('old\n');
+      expect((await readFile(path)).toString()).toBe('new\n');
+    });
+
+    it('checks the path at most once per CHECK_PATH_MS, not per message, and writeNow leaves a due check to a send', async () => {
+      let checks = 0;
+      const sink = new FileSink({ path, maxBytes: 1 << 20, fs: hookedFs({ identify: () => void checks++ }) });
+      expect(await sink.send([Buffer.from('open\n')], never())).toEqual({ result: 'ok' });
+      const started = performance.now();
+      for (let i = 0; i < 200; i++) await sink.send([Buffer.from(`${i}\n`)], never());
+      const elapsed = performance.now() - started;
+      expect(checks).toBeLessThanOrEqual(Math.ceil(elapsed / CHECK_PATH_MS));
+      await waitForCheck();
+      expect(sink.writeNow(Buffer.from('later\n'))).toBeNull();
+      const before = checks;
+      expect(await sink.send([Buffer.from('later\n')], never())).toEqual({ result: 'ok' });
+      expect(checks).toBe(before + 1);
+      expect(sink.writeNow(Buffer.from('now\n'))).toEqual({ result: 'ok' });
+      await sink.close();
+    });
+
+    it('keeps writing the open file when the path cannot be checked', async () => {
+      const sink = new FileSink({ path, maxBytes: 1 << 20, fs: hookedFs({ identify: (p) => { throw sysError('EACCES', 'stat', p); } }) });
+      expect(await sink.send([Buffer.from('a\n')], never())).toEqual({ result: 'ok' });
+      await waitForCheck();
+      expect(await sink.send([Buffer.from('b\n')], never())).toEqual({ result: 'ok' });
+      await sink.close();
+      expect(sink.stats.reopens).toBe(0);
+      expect((await readFile(path)).toString()).toBe('a\nb\n');
+    });
+
+    it.runIf(process.platform === 'linux')('writes a FIFO as it is, never rotating or renaming it', async () => {
+      const fifo = join(dir, 'pipe');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      // The reader's end first (non-blocking), so that the sink's open does not wait for one.
+      const readFd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const reader = new Socket({ fd: readFd, readable: true, writable: false });
+      const chunks: Buffer[] = [];
+      reader.on('data', (c: Buffer) => chunks.push(c));
+      try {
+        const sink = new FileSink({ path: fifo, maxBytes: 10 });
+        const sends = textSends(5, 2, 4); // each send is past maxBytes
+        for (const send of sends) expect(await sink.send(send, never())).toEqual({ result: 'ok' });
+        await sink.close();
+        expect(sink.stats.rotations).toBe(0);
+        expect(statSync(fifo).isFIFO()).toBe(true);
+        expect(existsSync(`${fifo}.1`)).toBe(false);
+        const want = concat(sends);
+        const until = Date.now() + 10_000;
+        while (Buffer.concat(chunks).length < want.length && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+        expectSameBytes(Buffer.concat(chunks), want);
+      } finally {
+        reader.destroy();
+      }
+    });
+  });
+
   describe('writing now (writeNow)', () => {
     const line = (text: string): Buffer => Buffer.from(`${text}\n`);
 
@@ -331,14 +430,15 @@ describe('the file sink', () => {
       expect(readFileSync(path, 'utf8')).toBe('xyz\nw\n');
     });
 
-    it.skipIf(!existsSync('/dev/full'))('answers retry, naming the path and the error, when the write fails (a full disk)', async () => {
+    it.skipIf(!existsSync('/dev/full'))('answers retry with ENOSPC, naming the path, when the write fails (a full disk), and leaves the reopen to a send', async () => {
       const sink = new FileSink({ path: '/dev/full', maxBytes: 1 << 20 });
-      // The send opens the file, and fails like the write after it.
-      expect(await sink.send([line('a')], never())).toMatchObject({ result: 'retry' });
-      const outcome = sink.writeNow(line('b'));
-      expect(outcome).toMatchObject({ result: 'retry' });
-      expect(outcome !== null && outcome.result === 'retry' ? outcome.reason : '').toMatch(/^write \/dev\/full: ENOSPC/);
-      expect(sink.stats.bytesWritten).toBe(0);
+      const outcome = await sink.send([line('a')], never());
+      expect(outcome).toMatchObject({ result: 'retry', code: 'ENOSPC' });
+      expect(outcome.result === 'retry' ? outcome.reason : '').toMatch(/^write \/dev\/full: ENOSPC/);
+      // The failed file was closed: writing now would need an open first, which is a send's work.
+      expect(sink.writeNow(line('b'))).toBeNull();
+      expect(await sink.send([line('c')], never())).toMatchObject({ result: 'retry', code: 'ENOSPC' });
+      expect(sink.stats).toEqual({ rotations: 0, bytesWritten: 0, reopens: 1 });
       await sink.close();
     });
 
@@ -353,7 +453,7 @@ describe('the file sink', () => {
         const sink = new FileSink({ path: ${JSON.stringify(path)}, maxBytes: 1 << 20 });
         const sent = await sink.send([Buffer.alloc(3000, 'a')], new AbortController().signal);
         const cut = sink.writeNow(Buffer.alloc(3000, 'b')); // 1096 bytes fit under 4096
-        const after = sink.writeNow(Buffer.alloc(500, 'c'));
+        const after = await sink.send([Buffer.alloc(500, 'c')], new AbortController().signal); // opens the file again
         const bytesWritten = sink.stats.bytesWritten;
         await sink.close();
         process.stdout.write(JSON.stringify({ sent, cut, after, bytesWritten }));`;
@@ -361,11 +461,33 @@ describe('the file sink', () => {
       expect(child.stderr).toBe('');
       const got = JSON.parse(child.stdout) as Record<string, { result: string; reason?: string } | number>;
       expect(got.sent).toEqual({ result: 'ok' });
-      expect(got.cut).toMatchObject({ result: 'reject' }); // EFBIG: it will not pass by retrying
+      expect(got.cut).toMatchObject({ result: 'reject', code: 'EFBIG' }); // it will not pass by retrying
       expect((got.cut as { reason: string }).reason).toMatch(/^write .*out\.ndjson: EFBIG/);
       expect(got.after).toEqual({ result: 'ok' });
       expect(got.bytesWritten).toBe(3500);
       expect(readFileSync(path, 'latin1')).toBe(`${'a'.repeat(3000)}${'c'.repeat(500)}`);
     });
   });
+});
+
+describe('createSink for output.file, by the number of workers', () => {
+  const file = (path: string) => ({ file: { path, maxBytes: 100 } });
+  const cases: { input: [string, { workerIndex?: number; workers?: number }]; want: string }[] = [
+    { input: ['/var/log/out.ndjson', { workerIndex: 0, workers: 1 }], want: '/var/log/out.ndjson' },
+    { input: ['/var/log/out.ndjson', {}], want: '/var/log/out.ndjson' },
+    { input: ['/var/log/out.ndjson', { workerIndex: 0, workers: 2 }], want: '/var/log/out.w0.ndjson' },
+    { input: ['/var/log/out.ndjson', { workerIndex: 1, workers: 2 }], want: '/var/log/out.w1.ndjson' },
+    // A caller that does not say how many workers there are gets one file per worker: two
+    // writers of one file would break its rotation.
+    { input: ['/var/log/out.ndjson', { workerIndex: 0 }], want: '/var/log/out.w0.ndjson' },
+    // A device is written as it is, by every worker.
+    { input: ['/dev/null', { workerIndex: 1, workers: 2 }], want: '/dev/null' },
+  ];
+  for (const { input, want } of cases) {
+    it(`writes ${want} for ${input[0]} with ${JSON.stringify(input[1])}`, async () => {
+      const sink = createSink(file(input[0]), input[1]);
+      expect((sink as FileSink).path).toBe(want);
+      await sink.close();
+    });
+  }
 });

@@ -419,15 +419,17 @@ describe('output.nats', () => {
   };
 
   it('defaults timeoutSeconds and leaves JetStream off', () => {
-    expect(decode(natsOutputSchema, { url: 'nats://a:4222', subject: 's' }, ctx)).toEqual({ value: { url: 'nats://a:4222', subject: 's', timeoutSeconds: 10 } });
-    expect(decode(natsOutputSchema, { url: 'nats://a', subject: 's', jetstream: false }, ctx)).toEqual({ value: { url: 'nats://a', subject: 's', timeoutSeconds: 10 } });
+    expect(decode(natsOutputSchema, { url: 'nats://a:4222', subject: 's' }, ctx)).toEqual({ value: { url: 'nats://a:4222', managed: false, subject: 's', timeoutSeconds: 10 } });
+    expect(decode(natsOutputSchema, { url: 'nats://a', subject: 's', jetstream: false }, ctx)).toEqual({ value: { url: 'nats://a', managed: false, subject: 's', timeoutSeconds: 10 } });
     expect(decode(natsOutputSchema, { url: 'nats://a', subject: 's', jetstream: { stream: 'S' } }, ctx)).toEqual({
-      value: { url: 'nats://a', subject: 's', jetstream: { stream: 'S', create: false }, timeoutSeconds: 10 },
+      value: { url: 'nats://a', managed: false, subject: 's', jetstream: { stream: 'S', create: false }, timeoutSeconds: 10 },
     });
   });
 
   const table: { value: unknown; err: string[] }[] = [
-    { value: {}, err: ['spec.output.nats.url: required', 'spec.output.nats.subject: required'] },
+    { value: {}, err: ['spec.output.nats.subject: required'] },
+    { value: { subject: 's' }, err: ['spec.output.nats.url: required (or managed: true under strata operator)'] },
+    { value: { managed: true, url: 'nats://a', subject: 's' }, err: ['spec.output.nats.url: must not be set with managed: true (the operator gives the URL)'] },
     { value: { url: 'http://a', subject: 's' }, err: ['spec.output.nats.url: must be a nats:// URL, got "http://a"'] },
     { value: { url: 'nats://a, tls://b', subject: 's' }, err: ['spec.output.nats.url: must be a nats:// URL, got "tls://b" (URL 2 of 2)'] },
     { value: { url: ' , ', subject: 's' }, err: ['spec.output.nats.url: must list at least one nats:// URL'] },

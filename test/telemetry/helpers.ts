@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 /** Shared helpers of the telemetry tests: instances cleaned up after each test, a scrape parser. */
 import { afterEach, expect } from 'vitest';
 import { parseExposition } from '../../src/parse/index.js';
 import type { Sample } from '../../src/sample.js';
-import { type CollectorTotals, StrataMetrics, type TelemetryServer, startTelemetryServer } from '../../src/telemetry/index.js';
+import { type CollectorTotals, type Readiness, StrataMetrics, type TelemetryServer, startTelemetryServer } from '../../src/telemetry/index.js';
 import { get } from '../demo/http.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -16,7 +17,7 @@ export function metrics(options: ConstructorParameters<typeof StrataMetrics>[0] 
   return m;
 }
 
-export async function serve(m: StrataMetrics, status: () => unknown = () => ({}), ready: () => boolean = () => true): Promise<TelemetryServer> {
+export async function serve(m: StrataMetrics, status: () => unknown = () => ({}), ready: () => boolean | Readiness = () => true): Promise<TelemetryServer> {
   const s = await startTelemetryServer({ port: 0, host: '127.0.0.1', metrics: m, status, ready });
   cleanup.push(() => s.close());
   return s;

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { metrics, scrape, serve, totals, value } from './helpers.js';
 import { EVENT_LOOP_RESOLUTION_MS } from '../../src/telemetry/metrics.js';
+import { SCALARS, SharedCounters } from '../../src/channel/counters.js';
 
 describe('self-metrics', () => {
   it('exposes the strata_* metrics with the values a registered source reads at scrape time', async () => {
@@ -41,6 +43,38 @@ describe('self-metrics', () => {
     expect(value(got, 'strata_errors_total', { ...c, reason: 'timeout' })).toBe(6);
     expect(value(got, 'strata_targets_up', c)).toBe(11);
     expect(value(got, 'strata_channel_depth', c)).toBe(0);
+  });
+
+  it('publishes every counter declared in SCALARS under its metric, scaled, read from the shared counters', async () => {
+    const m = metrics();
+    const s = await serve(m);
+    const counters = new SharedCounters();
+    const names = Object.keys(SCALARS) as (keyof typeof SCALARS)[];
+    names.forEach((name, i) => counters.add(name, (i + 1) * 1000));
+    m.registerCollectorSource('ns/c', () => ({ ...counters.snapshot(), targetsUp: 0, channelDepth: 0 }));
+    const got = await scrape(s);
+    const c = { collector: 'ns/c' };
+    names.forEach((name, i) => {
+      const decl: { metric: string | null; scale?: number; gauge?: boolean } = SCALARS[name];
+      if (decl.metric === null) return;
+      expect(value(got, decl.metric, c), decl.metric).toBeCloseTo((i + 1) * 1000 * (decl.scale ?? 1), 9);
+      expect(got.find((x) => x.name === decl.metric)?.type).toBe(decl.gauge === true ? 'gauge' : 'counter');
+    });
+    expect(value(got, 'strata_worker_failures_total', c)).toBeGreaterThan(0);
+    expect(value(got, 'strata_samples_replayed_total', c)).toBeGreaterThan(0);
+  });
+
+  it("counts sink failures by the sink's code, errno-shaped codes kept, text-shaped ones as other", async () => {
+    const m = metrics();
+    const s = await serve(m);
+    m.registerCollectorSource('ns/c', () => totals({ sinkFailures: { ENOSPC: 3, http_503: 2, 'no way!': 1 }, bufferBytes: 123, spoolBytes: 456 }));
+    const got = await scrape(s);
+    const c = { collector: 'ns/c' };
+    expect(value(got, 'strata_sink_failures_total', { ...c, code: 'ENOSPC' })).toBe(3);
+    expect(value(got, 'strata_sink_failures_total', { ...c, code: 'http_503' })).toBe(2);
+    expect(value(got, 'strata_sink_failures_total', { ...c, code: 'other' })).toBe(1);
+    expect(value(got, 'strata_buffer_bytes', c)).toBe(123);
+    expect(value(got, 'strata_spool_bytes', c)).toBe(456);
   });
 
   it('labels each collector separately and reads each source once per exposition', async () => {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startTelemetryServer } from '../../src/telemetry/index.js';
@@ -22,6 +23,16 @@ describe('the telemetry server', () => {
     expect(ok.body.toString()).toBe('ready\n');
     ready = false;
     expect((await get(`${s.url}/readyz`)).status).toBe(503);
+  });
+
+  it('answers /readyz with 503 and the reasons when ready() gives them, 200 when it says ready', async () => {
+    let r: { ready: boolean; reasons: string[] } = { ready: false, reasons: ['collector a/b: worker 0 failed: ENOENT', 'collector c/d: every send has failed for 31 s'] };
+    const s = await serve(metrics(), () => ({}), () => r);
+    const no = await get(`${s.url}/readyz`);
+    expect(no.status).toBe(503);
+    expect(no.body.toString()).toBe('not ready: collector a/b: worker 0 failed: ENOENT; collector c/d: every send has failed for 31 s\n');
+    r = { ready: true, reasons: [] };
+    expect((await get(`${s.url}/readyz`)).status).toBe(200);
   });
 
   it('answers /readyz with 503 and the message when ready() throws', async () => {

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
-import { defaultYoungGenerationMb } from '../../src/collector/pool.js';
+import { defaultYoungGenerationMb } from '../../src/pool/pool.js';
 
 describe('defaultYoungGenerationMb', () => {
   it('splits a 16 MB budget over the workers, at least 8 MB each', () => {

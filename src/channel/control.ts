@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * What a pool shares with its consumers, apart from the channel and the counters:
  * - word 0, the stop word: 0 running, 1 stop taking targets (finish what you hold), 2 abort

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * A Collector's worker pool: one Piscina pool whose `workers` threads each run one long-lived
  * consumer task on the Collector's channel (see consumer.ts).
@@ -8,11 +9,14 @@
  * `resourceLimits` (a young generation sized for the pool: parsing builds many short-lived objects). The
  * process's GC is tuned once, before the first pool starts (see gc.ts).
  *
- * A consumer that fails (a defect in a worker: an uncaught error ends its thread) is reported
- * and started again on a fresh thread after a backoff (1 s, doubling to 30 s, reset after a
- * minute of running), so one bad moment does not stop the Collector or the process; Piscina's
- * 'error' event is listened to for the same reason. What the failed thread held is counted at
- * shutdown with what other threads held (the control words are per pool).
+ * A consumer that fails is reported (with the reason), counted (`workerFailures`) and started
+ * again on a fresh thread after a backoff (1 s, doubling to 30 s, reset after a minute of
+ * running), so one bad moment does not stop the Collector or the process. It fails when its
+ * task answers `{ ok: false, code, message }` (the worker caught the error: a setting it cannot
+ * use, such as a TLS file it cannot read), or when its thread dies (an uncaught error, or
+ * terminated); Piscina's 'error' event is listened to for the same reason. What the failed
+ * thread held is counted at shutdown with what other threads held (the control words are per
+ * pool). A spool lock the failed thread held is released (spool-lock.ts).
  *
  * Stopping: a shared control word asks the consumers to stop taking targets; they finish the
  * scrapes they hold, flush their sinks and return. If that takes longer than the grace period
@@ -25,10 +29,12 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
-import type { ConsumerReport, ConsumerTask } from './consumer.js';
-import { Control } from './control.js';
-import { gcBudgetMb, tuneCollectorGc } from './gc.js';
-import { DropReason, type SharedCounters, TargetDropReason } from './counters.js';
+import { releaseSpoolLock, lockOwner } from '../buffer/spool-lock.js';
+import { fromWire, type WireError } from '../errors.js';
+import { type ConsumerReport, type ConsumerTask, spoolDir } from '../collector/consumer.js';
+import { Control } from '../channel/control.js';
+import { gcBudgetMb, tuneCollectorGc } from '../collector/gc.js';
+import { DropReason, type SharedCounters, TargetDropReason } from '../channel/counters.js';
 
 /** The compiled worker entry point (workers/collector.ts → dist/workers/collector.js). */
 export function workerFile(): string {
@@ -69,6 +75,11 @@ const RESTART_BACKOFF_MS = 1_000;
 const MAX_RESTART_BACKOFF_MS = 30_000;
 /** A consumer that ran this long before failing starts again after the first backoff. */
 const RESTART_RESET_MS = 60_000;
+/**
+ * After the grace period, consumers are told to abort and get this long to put what their
+ * outboxes hold into the spool (or count it) before their threads are terminated.
+ */
+const ABORT_GRACE_MS = 2_000;
 
 export class CollectorPool implements PoolHandle {
   readonly key: string;
@@ -85,6 +96,8 @@ export class CollectorPool implements PoolHandle {
   readonly #stopping = new AbortController();
   /** Consumers started again after a failure. */
   #restarts = 0;
+  /** The thread id each consumer reported when it started (for its spool lock). */
+  readonly #threadOf = new Map<number, number>();
 
   constructor(ctx: PoolContext, options: PoolOptions = {}) {
     this.key = ctx.key;
@@ -106,7 +119,10 @@ export class CollectorPool implements PoolHandle {
     this.#ctx = ctx;
     this.#options = options;
     // An uncaught error in a worker that is not running a task; one that is fails its task.
-    this.#piscina.on('error', (e: unknown) => options.onReport?.(ctx.key, { kind: 'failed', workerIndex: -1, message: String(e) }));
+    this.#piscina.on('error', (e: unknown) => {
+      this.#counters.add('workerFailures', 1);
+      options.onReport?.(ctx.key, { kind: 'failed', workerIndex: -1, message: String(e) });
+    });
     for (let i = 0; i < workers; i++) this.#tasks.push(this.#consume(i));
   }
 
@@ -127,17 +143,25 @@ export class CollectorPool implements PoolHandle {
     for (;;) {
       const started = performance.now();
       const { port1, port2 } = new MessageChannel();
-      port1.on('message', (report: ConsumerReport) => this.#options.onReport?.(key, report));
+      port1.on('message', (report: ConsumerReport) => {
+        if (report.kind === 'started' && report.threadId !== undefined) this.#threadOf.set(i, report.threadId);
+        this.#options.onReport?.(key, report);
+      });
       port1.unref();
       this.#ports.push(port1);
+      let failure: unknown;
       try {
-        await this.#runConsumer(i, port2);
-        return; // stopped as asked
+        const result = await this.#runConsumer(i, port2);
+        if (!isWireError(result)) return; // stopped as asked
+        failure = fromWire(result);
       } catch (e) {
-        // Terminated by stop() past its grace period: counted there, not a failure.
-        if (this.#stopped !== null) return;
-        this.#options.onReport?.(key, { kind: 'failed', workerIndex: i, message: String(e) });
+        failure = e;
       }
+      // Terminated by stop() past its grace period: counted there, not a failure.
+      if (this.#stopped !== null) return;
+      this.#counters.add('workerFailures', 1);
+      this.#releaseLock(i);
+      this.#options.onReport?.(key, { kind: 'failed', workerIndex: i, message: failure instanceof Error ? failure.message : String(failure) });
       this.#ports.splice(this.#ports.indexOf(port1), 1);
       port1.close();
       if (performance.now() - started > RESTART_RESET_MS) backoffMs = RESTART_BACKOFF_MS;
@@ -146,6 +170,14 @@ export class CollectorPool implements PoolHandle {
       if (this.#stopped !== null) return;
       this.#restarts++;
     }
+  }
+
+  /** Removes the spool lock consumer `i`'s last thread held, if it still holds it. */
+  #releaseLock(i: number): void {
+    const path = this.#ctx.resource.spec.buffer.path;
+    const thread = this.#threadOf.get(i);
+    if (path === undefined || thread === undefined) return;
+    releaseSpoolLock(spoolDir(path, i), lockOwner(process.pid, thread));
   }
 
   #runConsumer(i: number, port: MessagePort): Promise<unknown> {
@@ -175,8 +207,19 @@ export class CollectorPool implements PoolHandle {
       });
       const outcome = await Promise.race([Promise.allSettled(this.#tasks).then(() => 'done' as const), grace]);
       clearTimeout(timer);
-      if (outcome === 'timeout') this.#control.requestAbort();
+      if (outcome === 'timeout') {
+        this.#control.requestAbort();
+        let abortTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled(this.#tasks),
+          new Promise<void>((resolve) => {
+            abortTimer = setTimeout(resolve, ABORT_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(abortTimer);
+      }
       await this.#piscina.destroy();
+      for (let i = 0; i < this.#ctx.resource.spec.workers; i++) this.#releaseLock(i);
       // What terminated threads still held is lost: count it, so every sample has a number.
       const targets = this.#control.heldTargets;
       const samples = this.#control.heldSamples;
@@ -186,4 +229,8 @@ export class CollectorPool implements PoolHandle {
     })();
     return this.#stopped;
   }
+}
+
+function isWireError(result: unknown): result is WireError {
+  return typeof result === 'object' && result !== null && (result as { ok?: unknown }).ok === false;
 }
