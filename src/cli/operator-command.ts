@@ -14,13 +14,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Collector, Discovery } from '../config/index.js';
+import type { Collector, Discovery, Resource } from '../config/index.js';
 import { sourcesFor } from '../discovery/service.js';
 import type { DiscoveredTarget } from '../discovery/source.js';
 import { Engine } from '../engine/engine.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { ShardManager } from '../k8s/lease.js';
+import { type CollectorRef, ManagedNats, managedNatsUrl, wantsManagedNats } from '../k8s/managed-nats.js';
 import { Operator } from '../k8s/operator.js';
 import type { StatusEntry } from '../k8s/status-writer.js';
 import { WebhookServer } from '../k8s/webhook.js';
@@ -126,14 +127,38 @@ export async function operatorCommand(argv: string[], io: CommandIO, options: Op
     accept,
   });
 
+  // A Collector asking for a managed NATS (`output.nats.managed: true`) is pointed at the server
+  // this operator runs in its own namespace; the server goes with the last Collector using it.
+  const ownNamespace = leaseNamespace(values['lease-namespace']);
+  const managedNats = new ManagedNats({ config: kube.config, namespace: ownNamespace, log });
+  let natsUsers: CollectorRef[] = [];
+  const withManagedNats = (resources: readonly Resource[]): Resource[] => {
+    natsUsers = [];
+    return resources.map((r) => {
+      if (r.kind !== 'Collector' || !wantsManagedNats(r.spec as { output?: { nats?: { managed?: boolean } } })) return r;
+      natsUsers.push({ namespace: r.metadata.namespace, name: r.metadata.name });
+      const nats = (r.spec.output as { nats: object }).nats;
+      return { ...r, spec: { ...r.spec, output: { nats: { ...nats, url: managedNatsUrl(ownNamespace) } } } } as Resource;
+    });
+  };
+  let reconciling = false;
+  const reconcileNats = (): void => {
+    if (reconciling || !writesStatus()) return; // one replica manages it: the one that writes status
+    reconciling = true;
+    managedNats
+      .reconcile(natsUsers)
+      .catch((e: unknown) => log(`strata operator: managed NATS: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (reconciling = false));
+  };
+
   const telemetryPort = int('telemetry-port', values['telemetry-port'], 9464, 0);
   const telemetryHost = values['telemetry-host'] ?? '0.0.0.0';
   const telemetry = await startTelemetryServer({
     port: telemetryPort,
     host: telemetryHost,
     metrics: engine.metrics,
-    status: () => ({ ...(engine.status() as object), operator: operator.status(), shards: shards?.state() ?? staticShard }),
-    ready: () => engine.ready,
+    status: () => ({ ...(engine.status() as object), operator: operator.status(), shards: shards?.state() ?? staticShard, managedNats: managedNats.state() }),
+    ready: () => engine.readiness(),
   }).catch((e: unknown) => {
     throw new UsageError(`cannot serve telemetry on ${telemetryHost}:${telemetryPort} (--telemetry-port): ${e instanceof Error ? e.message : String(e)}`);
   });
@@ -158,7 +183,7 @@ export async function operatorCommand(argv: string[], io: CommandIO, options: Op
     if (values.ha === 'leader' || shardCount > 0) {
       shards = new ShardManager({
         config: kube.config,
-        namespace: leaseNamespace(values['lease-namespace']),
+        namespace: ownNamespace,
         identity,
         shards: values.ha === 'leader' ? 1 : shardCount,
         leaderLease: values.ha === 'leader',
@@ -169,8 +194,14 @@ export async function operatorCommand(argv: string[], io: CommandIO, options: Op
     }
     await engine.start();
     await operator.start({
-      applyResources: (resources) => engine.applyResources(resources),
-      statusEntries: () => (writesStatus() ? statusEntries(engine) : []),
+      applyResources: async (resources) => {
+        await engine.applyResources(withManagedNats(resources));
+        reconcileNats();
+      },
+      statusEntries: () => {
+        reconcileNats(); // on the status timer too: retries failures, and a new leader converges
+        return writesStatus() ? statusEntries(engine) : [];
+      },
     });
   } catch (e) {
     await stopAll();

@@ -143,6 +143,20 @@ describe('strata operator', () => {
     expect(dropped).toBe(0);
   }, 60_000);
 
+  it('runs a managed NATS server for a Collector that asks for one, and removes it with the last', async () => {
+    server.upsert({
+      apiVersion: 'strata.ctx.sh/v1beta1',
+      kind: 'Collector',
+      metadata: { name: 'queue', namespace: 'shop' },
+      spec: { output: { nats: { managed: true, subject: 'metrics' } } },
+    });
+    await until(() => server.get('StatefulSet', 'strata', 'strata-nats') !== undefined, 'the managed NATS StatefulSet');
+    await until(() => engine.registry.get('shop/queue') !== undefined, 'the Collector to run');
+    expect(engine.registry.get('shop/queue')?.resource.spec.output).toMatchObject({ nats: { url: 'nats://strata-nats.strata.svc:4222', subject: 'metrics' } });
+    server.remove('Collector', 'shop', 'queue');
+    await until(() => server.get('StatefulSet', 'strata', 'strata-nats') === undefined, 'the server to be removed with its last user');
+  }, 60_000);
+
   it('refuses an invalid resource written past the webhook and keeps the last good one running', async () => {
     const good = server.get('Collector', 'shop', 'main') as KObject;
     server.upsert({ ...good, spec: { ...(good.spec as object), workers: 0 } });
