@@ -34,7 +34,12 @@
  *   cache, so a collector holds copies × 200k series. Stale, skipped and dropped targets, errors
  *   and drops are expected and reported from /status.
  * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
- * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s).
+ * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s). In
+ * interval mode Strata with one worker also runs with other sinks: `strata-w1-nats` (core NATS to
+ * a real nats-server started for it, no subscriber: the server discards) and `strata-w1-rw`
+ * (remote write to the same discarding receiver as Prometheus'), and vmagent (`vmagent@…`, Debian
+ * `victoria-metrics`, BENCH_ENGINE_VMAGENT) scrapes the same targets and remote-writes there too.
+ * Bytes per sample on the wire are the receiver's bytes over the samples delivered.
  * Prometheus: `--enable-feature=agent`, scrape_timeout = min(interval, 10 s) (it may not exceed
  * the interval), remote_write to a receiver in this process that reads and drops each body and
  * answers 204.
@@ -84,6 +89,8 @@ const PRERENDER = Number(process.env.BENCH_ENGINE_PRERENDER ?? 8);
 /** Strata's scrape.concurrency; unset: its default. */
 const CONCURRENCY = process.env.BENCH_ENGINE_CONCURRENCY;
 const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
+const VMAGENT = process.env.BENCH_ENGINE_VMAGENT ?? 'vmagent';
+const NATS_SERVER = process.env.BENCH_ENGINE_NATS_SERVER ?? 'nats-server';
 const ONLY = (process.env.BENCH_ENGINE_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const DATA_SET = `demo-${TARGETS}x${SERIES >= 1000 ? `${SERIES / 1000}k` : SERIES}`;
 
@@ -101,12 +108,15 @@ const MAX_LOOP_P99_MS = 20;
 // ---- configurations ----
 
 type Mode = 'interval' | 'saturation';
+type Sink = 'file' | 'nats' | 'remoteWrite';
 interface Config {
   readonly name: string;
-  readonly kind: 'strata' | 'prometheus';
+  readonly kind: 'strata' | 'prometheus' | 'vmagent';
   readonly workers: number;
   readonly interval: number;
   readonly mode: Mode;
+  /** Strata's output (file unless named). */
+  readonly sink?: Sink;
 }
 function configs(): Config[] {
   const out: Config[] = [];
@@ -114,11 +124,19 @@ function configs(): Config[] {
     out.push({ name: `strata-w1@${interval}s`, kind: 'strata', workers: 1, interval, mode });
     out.push({ name: `strata-w2@${interval}s`, kind: 'strata', workers: 2, interval, mode });
     out.push({ name: `prometheus@${interval}s`, kind: 'prometheus', workers: 0, interval, mode });
+    if (mode === 'interval') {
+      out.push({ name: `strata-w1-nats@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'nats' });
+      out.push({ name: `strata-w1-rw@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'remoteWrite' });
+      out.push({ name: `vmagent@${interval}s`, kind: 'vmagent', workers: 0, interval, mode });
+    }
   }
   return ONLY.length === 0 ? out : out.filter((c) => ONLY.includes(c.name));
 }
 function label(c: Config): string {
-  return c.kind === 'strata' ? `strata ${c.workers} worker${c.workers > 1 ? 's' : ''}` : 'prometheus agent';
+  if (c.kind === 'prometheus') return 'prometheus agent';
+  if (c.kind === 'vmagent') return 'vmagent';
+  const sink = c.sink === undefined || c.sink === 'file' ? '' : c.sink === 'nats' ? ' → nats' : ' → remote write';
+  return `strata ${c.workers} worker${c.workers > 1 ? 's' : ''}${sink}`;
 }
 
 // ---- readings ----
@@ -208,6 +226,8 @@ interface Result {
   readonly samplesPerSec?: number;
   /** Delivered: written by Strata's sink, acknowledged by Prometheus' remote write. */
   readonly sentPerSec?: number;
+  /** Remote write bytes the receiver got per sample delivered, over the window (remote-write senders). */
+  readonly wireBytesPerSample?: number;
   readonly cpuPerM?: number;
   readonly rssMedianMiB?: number;
   readonly rssMaxMiB?: number;
@@ -290,7 +310,13 @@ function targetUrls(c: Config, urls: readonly string[]): string[] {
   return out;
 }
 
-function strataYaml(c: Config, urls: readonly string[], dir: string): string {
+function strataOutput(c: Config, dir: string, peer: { natsPort?: number; receiverPort?: number }): string {
+  if (c.sink === 'nats') return `  output: {nats: {url: "nats://127.0.0.1:${peer.natsPort}", subject: bench}}`;
+  if (c.sink === 'remoteWrite') return `  output: {remoteWrite: {url: "http://127.0.0.1:${peer.receiverPort}/write"}}`;
+  return `  output: {file: {path: ${JSON.stringify(path.join(dir, 'out.ndjson'))}, maxBytes: 268435456}}`;
+}
+
+function strataYaml(c: Config, urls: readonly string[], dir: string, peer: { natsPort?: number; receiverPort?: number } = {}): string {
   return [
     'apiVersion: strata.ctx.sh/v1beta1',
     'kind: Collector',
@@ -299,7 +325,7 @@ function strataYaml(c: Config, urls: readonly string[], dir: string): string {
     `  workers: ${c.workers}`,
     '  encoder: json',
     ...(CONCURRENCY === undefined ? [] : [`  scrape: {concurrency: ${Number(CONCURRENCY)}}`]),
-    `  output: {file: {path: ${JSON.stringify(path.join(dir, 'out.ndjson'))}, maxBytes: 268435456}}`,
+    strataOutput(c, dir, peer),
     '---',
     'apiVersion: strata.ctx.sh/v1beta1',
     'kind: Discovery',
@@ -313,7 +339,7 @@ function strataYaml(c: Config, urls: readonly string[], dir: string): string {
   ].join('\n');
 }
 
-function prometheusYaml(c: Config, urls: readonly string[], receiverPort: number): string {
+function prometheusYaml(c: Config, urls: readonly string[], receiverPort: number | undefined): string {
   const timeout = Math.min(c.interval, 10);
   const jobs: string[] = [];
   for (let i = 0; i < (c.mode === 'interval' ? 1 : COPIES); i++) {
@@ -325,8 +351,7 @@ function prometheusYaml(c: Config, urls: readonly string[], receiverPort: number
     `global: {scrape_interval: ${c.interval}s, scrape_timeout: ${timeout}s}`,
     'scrape_configs:',
     ...jobs,
-    'remote_write:',
-    `  - url: http://127.0.0.1:${receiverPort}/write`,
+    ...(receiverPort === undefined ? [] : ['remote_write:', `  - url: http://127.0.0.1:${receiverPort}/write`]),
     '',
   ].join('\n');
 }
@@ -349,11 +374,25 @@ async function readProm(base: string): Promise<PromCounters> {
   };
 }
 
+/** vmagent's counters in the same shape: scraped samples as `appended`, rows put into remote-write blocks as `sent`. */
+async function readVmagent(base: string): Promise<PromCounters> {
+  const text = await httpText(`${base}/metrics`);
+  return {
+    appended: metricSum(text, 'vm_promscrape_scraped_samples_sum'),
+    sent: metricSum(text, 'vmagent_remotewrite_block_size_rows_sum'),
+    failed: 0,
+    dropped: metricSum(text, 'vmagent_remotewrite_packets_dropped_total'),
+    retried: metricSum(text, 'vmagent_remotewrite_retries_count_total'),
+    pending: metricSum(text, 'vmagent_remotewrite_pending_data_bytes'),
+  };
+}
+
 async function tick(c: Config, proc: Child, base: string): Promise<Tick> {
   let strata: StrataStatus | undefined;
   let prom: PromCounters | undefined;
   try {
     if (c.kind === 'strata') strata = await readStrata(base);
+    else if (c.kind === 'vmagent') prom = await readVmagent(base);
     else prom = await readProm(base);
   } catch {
     // a missed reading: the slice boundaries use the nearest good one
@@ -376,11 +415,29 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
   progress(`${c.name}: starting (${c.mode} mode, interval ${c.interval} s)`);
   if (c.kind === 'strata') {
     const file = path.join(dir, 'strata.yaml');
-    writeFileSync(file, strataYaml(c, urls, dir));
+    let natsPort: number | undefined;
+    if (c.sink === 'nats') {
+      natsPort = await freePort();
+      const nats = cleanup.start(`${c.name} nats-server`, NATS_SERVER, ['-a', '127.0.0.1', '-p', String(natsPort)], { cwd: dir, logFile: path.join(dir, 'nats.log') });
+      await waitFor('nats-server', async () => {
+        if (nats.hasExited()) throw new Error(`nats-server exited:\n${tail(path.join(dir, 'nats.log'))}`);
+        return readFileSync(path.join(dir, 'nats.log'), 'utf8').includes('Server is ready') ? true : undefined;
+      }, 20_000);
+    }
+    writeFileSync(file, strataYaml(c, urls, dir, { ...(natsPort === undefined ? {} : { natsPort }), ...(receiverPort === undefined ? {} : { receiverPort }) }));
     proc = cleanup.start(c.name, process.execPath, [STRATA_BIN, 'run', '-f', file, '--no-progress', '--telemetry-port', String(port), '--grace-seconds', '5'], { cwd: ROOT, logFile: log, graceMs: 20_000 });
     await waitFor(`${c.name} /status`, async () => {
       if (proc.hasExited()) throw new Error(`exited:\n${tail(log)}`);
       return readStrata(base);
+    }, 30_000);
+  } else if (c.kind === 'vmagent') {
+    if (receiverPort === undefined) throw new Error('no remote-write receiver');
+    const file = path.join(dir, 'vmagent.yml');
+    writeFileSync(file, prometheusYaml(c, urls, undefined));
+    proc = cleanup.start(c.name, VMAGENT, [`-promscrape.config=${file}`, `-remoteWrite.url=http://127.0.0.1:${receiverPort}/write`, `-remoteWrite.tmpDataPath=${path.join(dir, 'vmagent-data')}`, `-httpListenAddr=127.0.0.1:${port}`], { cwd: dir, logFile: log, graceMs: 20_000 });
+    await waitFor(`${c.name} /health`, async () => {
+      if (proc.hasExited()) throw new Error(`exited:\n${tail(log)}`);
+      return (await httpText(`${base}/health`)).trim() === 'OK' ? true : undefined;
     }, 30_000);
   } else {
     if (receiverPort === undefined) throw new Error('no remote-write receiver');
@@ -426,6 +483,7 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
       ticks.push(k1);
     }
     const metricsAtEnd = c.kind === 'strata' ? await httpText(`${base}/metrics`, 15_000) : await httpText(`${base}/metrics`);
+    const receivedBytes = received.bytes - receivedAtStart.bytes;
 
     // Slices of whole intervals, at least 10 s each.
     const sliceS = c.interval * Math.max(1, Math.ceil(10 / c.interval));
@@ -541,9 +599,16 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
         notes.push(`targets API: ${(e as Error).message}`);
       }
     }
+    const firstSent = good[0]?.sent;
+    const lastSent = good[good.length - 1]?.sent;
+    const sentInWindow = firstSent === undefined || lastSent === undefined ? 0 : lastSent - firstSent;
+    const remoteWrites = c.kind !== 'strata' || c.sink === 'remoteWrite';
+    const wireBytesPerSample = remoteWrites && sentInWindow > 0 ? receivedBytes / sentInWindow : undefined;
+    if (wireBytesPerSample !== undefined) notes.push(`remote write on the wire: ${wireBytesPerSample.toFixed(1)} bytes per sample delivered (${(receivedBytes / 1e6).toFixed(1)} MB)`);
     return {
       config: c,
       samplesPerSec: median(rates),
+      ...(wireBytesPerSample === undefined ? {} : { wireBytesPerSample }),
       sentPerSec: median(sentRates),
       cpuPerM: median(cpuPerM),
       rssMedianMiB: median(rss),
@@ -639,13 +704,23 @@ async function main(): Promise<void> {
   header.push(promVersion === undefined ? `prometheus: ${PROMETHEUS} not found (apt-get install -y prometheus): its rows are skipped` : promVersion);
   const work = cleanup.tempDir('strata-bench-engine-');
   const urls = await startDemo(work);
-  const receiverPort = promVersion === undefined ? undefined : await startReceiver();
+  const receiverPort = await startReceiver();
+  let vmagentFound = true;
+  try {
+    execFileSync(VMAGENT, ['-version'], { stdio: 'ignore' });
+  } catch {
+    vmagentFound = false;
+  }
 
   const results: Result[] = [];
   let failed = false;
   for (const c of configs()) {
     if (c.kind === 'prometheus' && promVersion === undefined) {
       results.push({ config: c, skipped: `${PROMETHEUS} not found`, notes: [], problems: [] });
+      continue;
+    }
+    if (c.kind === 'vmagent' && !vmagentFound) {
+      results.push({ config: c, skipped: `${VMAGENT} not found (apt-get install -y victoria-metrics)`, notes: [], problems: [] });
       continue;
     }
     try {
@@ -660,8 +735,14 @@ async function main(): Promise<void> {
   }
 
   // Ratios and targets.
-  const find = (mode: Mode, kind: 'strata' | 'prometheus', workers: number): Result | undefined =>
-    results.find((r) => r.skipped === undefined && r.config.mode === mode && r.config.kind === kind && (kind === 'prometheus' || r.config.workers === workers));
+  const find = (mode: Mode, kind: 'strata' | 'prometheus' | 'vmagent', workers: number, sink: Sink = 'file'): Result | undefined =>
+    results.find(
+      (r) =>
+        r.skipped === undefined &&
+        r.config.mode === mode &&
+        r.config.kind === kind &&
+        (kind !== 'strata' || (r.config.workers === workers && (r.config.sink ?? 'file') === sink)),
+    );
   const ratios: string[] = [];
   const verdicts: { name: string; t: Target; got: string }[] = [];
   const saved: { name: string; targets: Target[]; measured?: { samplesPerSec: number }; speedup?: number }[] = [];
@@ -694,6 +775,36 @@ async function main(): Promise<void> {
       ];
       for (const [t, got] of ts) verdicts.push({ name, t, got });
       saved.push({ name: `${name} (${ts.map(([, g]) => g).join(', ')})`, targets: ts.map(([t]) => t) });
+    }
+  }
+  // The sinks over the network, against the file sink and the peers (interval mode).
+  {
+    const file = find('interval', 'strata', 1);
+    const nats = find('interval', 'strata', 1, 'nats');
+    const rw = find('interval', 'strata', 1, 'remoteWrite');
+    const prom = find('interval', 'prometheus', 0);
+    const vm = find('interval', 'vmagent', 0);
+    const cpuOf = (r: Result | undefined): number => r?.cpuPerM ?? Number.NaN;
+    const verdict = (name: string, what: string, x: number, max: number): void => {
+      const t = target(what, x <= max);
+      verdicts.push({ name, t, got: `${x.toFixed(2)}×` });
+      saved.push({ name: `${name} (${x.toFixed(2)}×)`, targets: [t] });
+    };
+    if (nats !== undefined && file !== undefined) verdict('strata → nats vs strata → file', 'CPU-s/M ≤ 1.25× the file sink\'s', cpuOf(nats) / cpuOf(file), 1.25);
+    if (nats !== undefined && prom !== undefined) verdict('strata → nats vs prometheus', 'CPU-s/M ≤ 0.33× prometheus\'', cpuOf(nats) / cpuOf(prom), 0.33);
+    const peers = [prom, vm].filter((r): r is Result => r !== undefined);
+    if (rw !== undefined && peers.length > 0) {
+      const best = peers.reduce((a, b) => (cpuOf(a) <= cpuOf(b) ? a : b));
+      verdict(`strata → remote write vs ${label(best.config)} (the better peer)`, 'CPU-s/M ≤ 0.33× the better of prometheus and vmagent', cpuOf(rw) / cpuOf(best), 0.33);
+      for (const p of peers) {
+        if (rw.wireBytesPerSample === undefined || p.wireBytesPerSample === undefined) continue;
+        ratios.push(`interval: strata → remote write ${rw.wireBytesPerSample.toFixed(1)} bytes/sample on the wire, ${label(p.config)} ${p.wireBytesPerSample.toFixed(1)}`);
+        verdict(`strata → remote write bytes/sample vs ${label(p.config)}`, 'no more bytes per sample than the peer', rw.wireBytesPerSample / p.wireBytesPerSample, 1);
+      }
+    }
+    for (const p of peers) {
+      if (file === undefined) continue;
+      ratios.push(`interval: strata 1 worker CPU-s/M / ${label(p.config)} CPU-s/M ${(cpuOf(file) / cpuOf(p)).toFixed(2)}×; RSS max ${((file.rssMaxMiB ?? Number.NaN) / (p.rssMaxMiB ?? Number.NaN)).toFixed(2)}×`);
     }
   }
   for (const r of results) {
