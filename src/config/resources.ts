@@ -105,6 +105,19 @@ export const metadataSchema = s
 
 // ---- Collector ----
 
+/** A list of series matchers (`filters.dropSeries`, `filters.keepSeries`). */
+const seriesMatchers = s.array(
+  s
+    .object({
+      name: s.string().optional().describe('RE2 regex the metric name as exposed (`x_bucket`, not the flattened `x`) must fully match'),
+      labels: s
+        .map(s.string().describe('RE2 regex the label value must fully match; an absent label has the value ""'))
+        .optional()
+        .describe('label name → regex; every one must match (target tags included)'),
+    })
+    .describe('a series matcher: name and every label regex must match (anchored as Prometheus anchors them)'),
+);
+
 const filtersSchema = s
   .object({
     exclude: s
@@ -126,32 +139,10 @@ const filtersSchema = s
       })
       .optional()
       .describe('pin values below min to min and above max to max'),
-    dropSeries: s
-      .array(
-        s
-          .object({
-            name: s.string().optional().describe('RE2 regex the metric name as exposed (`x_bucket`, not the flattened `x`) must fully match'),
-            labels: s
-              .map(s.string().describe('RE2 regex the label value must fully match; an absent label has the value ""'))
-              .optional()
-              .describe('label name → regex; every one must match (target tags included)'),
-          })
-          .describe('a series matcher: name and every label regex must match (anchored as Prometheus anchors them)'),
-      )
+    dropSeries: seriesMatchers
       .optional()
       .describe('drop every series any of these matchers matches, once per series; its samples count as filtered'),
-    keepSeries: s
-      .array(
-        s
-          .object({
-            name: s.string().optional().describe('RE2 regex the metric name as exposed (`x_bucket`, not the flattened `x`) must fully match'),
-            labels: s
-              .map(s.string().describe('RE2 regex the label value must fully match; an absent label has the value ""'))
-              .optional()
-              .describe('label name → regex; every one must match (target tags included)'),
-          })
-          .describe('a series matcher: name and every label regex must match (anchored as Prometheus anchors them)'),
-      )
+    keepSeries: seriesMatchers
       .optional()
       .describe('when set, drop every series none of these matchers matches; its samples count as filtered'),
     dropLabels: s

@@ -46,7 +46,7 @@ import { hostname as osHostname } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { Packr, Unpackr } from 'msgpackr';
 import { readFileTls, type ScrapeTlsFiles, type ScrapeTlsOptions } from '../scrape/tls.js';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { ABORT, raceAbort, SendGate, Serial } from './serial.js';
 import {
   ABORTED,
   byteLength,
@@ -206,14 +206,12 @@ export class FluentSink implements Sink {
   readonly #selfHostname: string;
   #tls: ScrapeTlsOptions | null = null;
   readonly #serial = new Serial();
-  readonly #pending = new Set<Promise<SendOutcome>>();
+  readonly #sends = new SendGate();
   #connection: Connection | null = null;
   /** Consecutive failed connects, and when the next may start. */
   #failures = 0;
   #nextAttemptAt = 0;
   #lastFailure: Failure | null = null;
-  #closed = false;
-  #closing: Promise<void> | null = null;
 
   constructor(options: FluentSinkOptions) {
     this.#host = options.host;
@@ -229,26 +227,20 @@ export class FluentSink implements Sink {
   }
 
   send(messages: readonly Uint8Array[], signal: AbortSignal, _meta?: SendMeta): Promise<SendOutcome> {
-    if (this.#closed) return Promise.resolve(reject('the fluent sink is closed'));
-    const sending = this.#send(messages, signal);
-    this.#pending.add(sending);
-    void sending.finally(() => this.#pending.delete(sending));
-    return sending;
+    if (this.#sends.closed) return Promise.resolve(reject('the fluent sink is closed'));
+    return this.#sends.track(this.#send(messages, signal));
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    const settled = await raceAbort(Promise.allSettled([...this.#pending]), signal);
-    if (settled === ABORT) throw signal.reason;
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#sends.flush(signal);
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#sends.close(() => this.#close());
   }
 
+  /** Releases the medium, once every send accepted has settled (SendGate). */
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
     const connection = this.#connection;
     this.#connection = null;
     if (connection === null || connection.ended !== null) return;

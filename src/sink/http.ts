@@ -32,7 +32,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type { Agent } from 'node:http';
 import { readFileTls, type ScrapeTlsFiles } from '../scrape/tls.js';
 import { createAgent, DEFAULT_TIMEOUT_MS, HttpAuth, postBody } from './http-post.js';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { ABORT, raceAbort, SendGate, Serial } from './serial.js';
 import { ABORTED, describeError, OK, reject, retry, type SendMeta, type SendOutcome, type Sink } from './sink.js';
 
 const gzip = promisify(gzipCallback);
@@ -82,10 +82,8 @@ export class HttpSink implements Sink {
   readonly #tlsFiles: ScrapeTlsFiles | undefined;
   readonly #auth: HttpAuth;
   readonly #serial = new Serial();
-  readonly #pending = new Set<Promise<SendOutcome>>();
+  readonly #sends = new SendGate();
   #agent: Agent | null = null;
-  #closed = false;
-  #closing: Promise<void> | null = null;
 
   constructor(options: HttpSinkOptions) {
     this.#url = new URL(options.url);
@@ -104,26 +102,19 @@ export class HttpSink implements Sink {
   }
 
   send(messages: readonly Uint8Array[], signal: AbortSignal, meta?: SendMeta): Promise<SendOutcome> {
-    if (this.#closed) return Promise.resolve(reject('the http sink is closed'));
-    const sending = this.#send(messages, signal, meta?.ids);
-    this.#pending.add(sending);
-    void sending.finally(() => this.#pending.delete(sending));
-    return sending;
+    if (this.#sends.closed) return Promise.resolve(reject('the http sink is closed'));
+    return this.#sends.track(this.#send(messages, signal, meta?.ids));
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    const settled = await raceAbort(Promise.allSettled([...this.#pending]), signal);
-    if (settled === ABORT) throw signal.reason;
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#sends.flush(signal);
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= (async () => {
-      await Promise.allSettled([...this.#pending]);
+    return this.#sends.close(async () => {
       this.#agent?.destroy();
       this.#agent = null;
-    })();
-    return this.#closing;
+    });
   }
 
   async #send(messages: readonly Uint8Array[], signal: AbortSignal, ids: readonly string[] | undefined): Promise<SendOutcome> {

@@ -63,7 +63,7 @@ import {
   usernamePasswordAuthenticator,
 } from 'nats';
 import { redactNatsUrl, splitNatsUrls } from './nats-url.js';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { ABORT, raceAbort, SendGate, Serial } from './serial.js';
 import { ABORTED, OK, reject, retry, type SendMeta, type SendOutcome, type Sink } from './sink.js';
 
 export interface NatsAuthOptions {
@@ -167,11 +167,9 @@ export class NatsSink implements Sink {
   readonly #timeoutMs: number;
   readonly #stream: string | null;
   readonly #serial = new Serial();
-  readonly #pending = new Set<Promise<SendOutcome>>();
+  readonly #sends = new SendGate();
   #connection: Connection | null = null;
   #connecting: Promise<Connection | SendOutcome> | null = null;
-  #closed = false;
-  #closing: Promise<void> | null = null;
 
   constructor(options: NatsSinkOptions) {
     this.#options = options;
@@ -189,26 +187,20 @@ export class NatsSink implements Sink {
   }
 
   send(messages: readonly Uint8Array[], signal: AbortSignal, meta?: SendMeta): Promise<SendOutcome> {
-    if (this.#closed) return Promise.resolve(reject('the nats sink is closed'));
-    const sending = this.#send(messages, signal, meta);
-    this.#pending.add(sending);
-    void sending.finally(() => this.#pending.delete(sending));
-    return sending;
+    if (this.#sends.closed) return Promise.resolve(reject('the nats sink is closed'));
+    return this.#sends.track(this.#send(messages, signal, meta));
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    const settled = await raceAbort(Promise.allSettled([...this.#pending]), signal);
-    if (settled === ABORT) throw signal.reason;
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#sends.flush(signal);
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#sends.close(() => this.#close());
   }
 
+  /** Releases the medium, once every send accepted has settled (SendGate). */
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
     const connecting = this.#connecting;
     if (connecting !== null) await connecting;
     const conn = this.#connection;

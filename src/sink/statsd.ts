@@ -37,7 +37,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, type Socket } from 'node:net';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { ABORT, raceAbort, SendGate, Serial } from './serial.js';
 import {
   ABORTED,
   describeError,
@@ -125,7 +125,7 @@ export class StatsdSink implements Sink {
   readonly #maxDatagramBytes: number;
   readonly #connectTimeoutMs: number;
   readonly #serial = new Serial();
-  readonly #pending = new Set<Promise<SendOutcome>>();
+  readonly #sends = new SendGate();
   #udp: UdpSocket | null = null;
   /** An error the UDP socket reported since the last send (ICMP refused, mostly). */
   #udpError: Error | null = null;
@@ -136,8 +136,6 @@ export class StatsdSink implements Sink {
   #lastFailure: { reason: string; code: string } | null = null;
   #tooLargeLines = 0;
   #lastTooLarge = 0;
-  #closed = false;
-  #closing: Promise<void> | null = null;
 
   constructor(options: StatsdSinkOptions) {
     this.#host = options.host;
@@ -158,26 +156,20 @@ export class StatsdSink implements Sink {
   }
 
   send(messages: readonly Uint8Array[], signal: AbortSignal, _meta?: SendMeta): Promise<SendOutcome> {
-    if (this.#closed) return Promise.resolve(reject('the statsd sink is closed'));
-    const sending = this.#send(messages, signal);
-    this.#pending.add(sending);
-    void sending.finally(() => this.#pending.delete(sending));
-    return sending;
+    if (this.#sends.closed) return Promise.resolve(reject('the statsd sink is closed'));
+    return this.#sends.track(this.#send(messages, signal));
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    const settled = await raceAbort(Promise.allSettled([...this.#pending]), signal);
-    if (settled === ABORT) throw signal.reason;
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#sends.flush(signal);
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#sends.close(() => this.#close());
   }
 
+  /** Releases the medium, once every send accepted has settled (SendGate). */
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
     const udp = this.#udp;
     this.#udp = null;
     if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));

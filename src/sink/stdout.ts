@@ -52,7 +52,7 @@ import type { Writable } from 'node:stream';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
 import { waitChange } from '../channel/wait.js';
-import { ABORT, raceAbort, Serial } from './serial.js';
+import { ABORT, raceAbort, SendGate, Serial } from './serial.js';
 import { ABORTED, byteLength, describeError, errorCode, OK, reject, retry, type SendOutcome, type Sink } from './sink.js';
 
 export interface StdoutSinkOptions {
@@ -223,11 +223,9 @@ export class StdoutSink implements Sink {
   readonly #endOnClose: boolean;
   readonly #serial = new Serial();
   /** Sends accepted and not yet answered. */
-  readonly #pending = new Set<Promise<SendOutcome>>();
+  readonly #sends = new SendGate();
   /** Answers for the writes handed to the stream and not yet called back. */
   readonly #writing = new Set<(outcome: SendOutcome) => void>();
-  #closed = false;
-  #closing: Promise<void> | null = null;
   /** Why the stream can no longer be written, once it cannot. */
   #failure: Failure | null = null;
   #bytesWritten = 0;
@@ -256,26 +254,20 @@ export class StdoutSink implements Sink {
   }
 
   send(messages: readonly Uint8Array[], signal: AbortSignal): Promise<SendOutcome> {
-    if (this.#closed) return Promise.resolve(reject('the stdout sink is closed', 'closed'));
-    const sending = this.#stream === null ? this.#sendFd(messages, signal) : this.#send(messages, signal, this.#stream);
-    this.#pending.add(sending);
-    void sending.finally(() => this.#pending.delete(sending));
-    return sending;
+    if (this.#sends.closed) return Promise.resolve(reject('the stdout sink is closed', 'closed'));
+    return this.#sends.track(this.#stream === null ? this.#sendFd(messages, signal) : this.#send(messages, signal, this.#stream));
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    const settled = await raceAbort(Promise.allSettled([...this.#pending]), signal);
-    if (settled === ABORT) throw signal.reason;
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#sends.flush(signal);
   }
 
   close(): Promise<void> {
-    this.#closed = true;
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#sends.close(() => this.#close());
   }
 
+  /** Releases the medium, once every send accepted has settled (SendGate). */
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
     const stream = this.#stream;
     if (stream === null) return;
     if (this.#endOnClose && !stream.writableEnded && !stream.destroyed) {
