@@ -119,6 +119,7 @@ export class TargetRunner {
         cache: memory.cache,
         ...(contentType === undefined ? {} : { contentType }),
         targetTags: memory.tags,
+        honorLabels: spec.honorLabels,
         maxLineBytes: spec.scrape.maxLineBytes,
         batch,
         seriesFilter: this.#o.seriesFilter ?? null,

@@ -309,6 +309,10 @@ export const collectorSpecSchema = s.object({
   includeLabels: s.array(s.string({ minLength: 1 })).default([]).describe('names of resource labels added as tags'),
   includeAnnotations: s.array(s.string({ minLength: 1 })).default([]).describe('names of resource annotations added as tags'),
   includeMetadata: s.boolean().default(false).describe('add namespace, kind and name of the resource as tags'),
+  honorLabels: s
+    .boolean()
+    .default(true)
+    .describe("on a clash, the sample's own label wins over the target's (true), or the target's wins and the sample's is kept as exported_<name> (false)"),
   filters: filtersSchema,
   output: outputSchema,
   tls: tlsSchema.optional(),

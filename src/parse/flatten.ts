@@ -85,6 +85,9 @@ export class Flattener {
   /** Where label values are interned: the thread's table unless the creator gives another. */
   readonly #labelValues: LabelValueTable;
 
+  /** A sample's own label wins over a target tag (true), or the target's does (false). */
+  readonly #honorLabels: boolean;
+
   constructor(
     cache: SeriesCache,
     openMetrics: boolean,
@@ -92,7 +95,9 @@ export class Flattener {
     filter: SeriesFilter | null = null,
     limits: ActiveLabelLimits | null = null,
     labelValues: LabelValueTable = THREAD_LABEL_VALUES,
+    honorLabels = true,
   ) {
+    this.#honorLabels = honorLabels;
     this.#cache = cache;
     this.#openMetrics = openMetrics;
     this.#target = targetTags;
@@ -169,7 +174,7 @@ export class Flattener {
     for (let k = 0; k < n * 5; k++) pLabels[k] = labels[k] as number;
     let shape = res.shape;
     if (shape === null || shape.labelCount !== n || !(namesReused && shape === this.#shape) && !sameNames(shape.names, names, n)) {
-      shape = buildTagShape(res, names, n, lineNo, this.#target, this.#filter, this.#limits?.nameLength ?? 0);
+      shape = buildTagShape(res, names, n, lineNo, this.#target, this.#filter, this.#limits?.nameLength ?? 0, this.#honorLabels);
       res.shape = shape;
     }
     this.#pCount = n;

@@ -51,8 +51,10 @@ export interface ParseOptions {
   readonly contentType?: string;
   /** Per-target series cache; pass the same one on every scrape of a target. */
   readonly cache?: SeriesCache;
-  /** Tags added to every sample (a sample's own label of the same name wins). */
+  /** Tags added to every sample (a sample's own label of the same name wins, unless `honorLabels` is false). */
   readonly targetTags?: Readonly<Record<string, string>>;
+  /** False: a target tag wins over the sample's label of the same name, kept as `exported_<name>`. Default true. */
+  readonly honorLabels?: boolean;
   /** Longest line accepted, in bytes. Default 1 MiB. */
   readonly maxLineBytes?: number;
   /** Largest body accepted, in bytes. Default unlimited (the scraper enforces its own limit). */
@@ -142,8 +144,9 @@ export class ExpositionParser {
     this.#filter = filter;
     this.#dropCounts = new Float64Array(filter === null ? 0 : filter.counterCount);
     // What the cached entries were built under: target tags, filter and limits.
-    this.#epoch = this.#cache.begin(`${targetTags.join('\u0000')}\u0001${filter === null ? 0 : filter.id}\u0001${labelLimitsKey(limits)}`);
-    this.#flattener = new Flattener(this.#cache, this.#om, targetTags, filter, limits);
+    const honor = options.honorLabels ?? true;
+    this.#epoch = this.#cache.begin(`${targetTags.join('\u0000')}\u0001${filter === null ? 0 : filter.id}\u0001${labelLimitsKey(limits)}\u0001${honor ? 1 : 0}`);
+    this.#flattener = new Flattener(this.#cache, this.#om, targetTags, filter, limits, undefined, honor);
     this.#flattener.begin(this.#epoch);
     this.#cursor = new LineCursor(options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.#maxBody = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;

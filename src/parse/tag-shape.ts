@@ -85,7 +85,12 @@ export function buildTagShape(
   target: readonly string[],
   filter: SeriesFilter | null,
   nameLimit: number,
+  honorLabels = true,
 ): TagShape {
+  // honorLabels false: a sample label that a target tag also names is kept as `exported_<name>`,
+  // and the target's value takes the name (Prometheus' honor_labels: false).
+  const targetNamed = new Set<string>();
+  if (!honorLabels) for (let t = 0; t < target.length; t += 2) targetNamed.add(target[t] as string);
   // keys[i] is the tag key of vals[i]; null when dropLabels removes it.
   const keys: (string | null)[] = [];
   const valNames: string[] = [];
@@ -103,6 +108,12 @@ export function buildTagShape(
     }
     if (seen.has(name)) throw new ParseError(lineNo, `duplicate label name "${name}"`);
     seen.add(name);
+    if (targetNamed.has(name)) {
+      name = `exported_${name}`;
+      if (seen.has(name) || names.slice(0, n).includes(name)) throw new ParseError(lineNo, `duplicate label name "${name}" (honorLabels: false renames "${name.slice(9)}" to it)`);
+      seen.delete(name.slice(9));
+      seen.add(name);
+    }
     keys.push(l !== renameIdx && filter !== null && filter.dropsLabel(exposed) ? null : name);
     valNames.push(exposed);
   }

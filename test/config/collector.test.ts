@@ -10,6 +10,7 @@ const DEFAULTS = {
   includeLabels: [],
   includeAnnotations: [],
   includeMetadata: false,
+  honorLabels: true,
   filters: {},
   output: { stdout: {} },
   scrape: {

@@ -50,7 +50,7 @@ interface ScrapeSpec {
   bearerTokenFile?: string;
 }
 interface BufferSpec { maxBytes: number; policy: 'block' | 'dropOldest' | 'dropNewest'; path?: string; spoolMaxBytes?: number; maxAgeSeconds?: number }
-interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; batch: { maxSamples: number; maxBytes: number }; buffer: BufferSpec }
+interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; honorLabels: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; batch: { maxSamples: number; maxBytes: number }; buffer: BufferSpec }
 interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[] }
 interface StaticTarget { url: string; labels: Record<string, string> }
 interface DiscoverySpec { collector: CollectorRef[]; selector: LabelSelector; enabled: boolean; intervalSeconds: number; prefix: string; resources: { pods: boolean; services: boolean; endpoints: boolean }; static: StaticTarget[]; files: string[] }
