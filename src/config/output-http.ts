@@ -14,6 +14,7 @@
  * Validation reports every problem with its field path, e.g.
  * `spec.output.http.headers.Content-Type: is set by the sink, not here`.
  */
+import { tlsFilesSchema } from './tls.js';
 import { HTTP_RESERVED_HEADERS } from '../sink/http.js';
 import { type Infer, joinKey, quoteString, s } from './schema.js';
 
@@ -33,18 +34,7 @@ function httpUrlProblem(v: string): string | undefined {
 }
 
 /** TLS of a push sink, with PEM file paths. */
-export const sinkTlsSchema = s
-  .object({
-    ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies the server; default: the system roots'),
-    cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
-    key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
-    insecureSkipVerify: s.boolean().default(false).describe('do not verify the server certificate'),
-  })
-  .refine((v, c) => {
-    if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
-    if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
-  })
-  .describe('TLS to the server');
+export const sinkTlsSchema = tlsFilesSchema({ verifies: 'the server; default: the system roots', certificate: 'the server certificate', description: 'TLS to the server' });
 
 export const httpOutputSchema = s
   .object({

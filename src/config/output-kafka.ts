@@ -27,6 +27,7 @@
  * Validation reports every problem with its field path (`spec.output.kafka.brokers[1]: must be
  * host:port, got "kafka://b:9092"`).
  */
+import { tlsFilesSchema } from './tls.js';
 import type { KafkaAcks } from '../sink/kafka.js';
 import { type DecodeContext, type Infer, INVALID, type Invalid, type Issue, joinKey, type OpenApiSchema, quoteString, s, Schema, showValue } from './schema.js';
 
@@ -57,18 +58,7 @@ class AcksSchema extends Schema<KafkaAcks> {
   }
 }
 
-const kafkaTlsSchema = s
-  .object({
-    ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies the brokers'),
-    cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
-    key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
-    insecureSkipVerify: s.boolean().default(false).describe('do not verify the broker certificates'),
-  })
-  .refine((v, c) => {
-    if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
-    if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
-  })
-  .describe('TLS to the brokers (required when set)');
+const kafkaTlsSchema = tlsFilesSchema({ verifies: 'the brokers', certificate: 'the broker certificates', description: 'TLS to the brokers (required when set)' });
 
 const saslSchema = s
   .object({

@@ -20,6 +20,7 @@
  * Durations are in seconds, as everywhere in Strata's resources. Validation reports every
  * problem with its field path (`spec.output.nats.auth.password: required when user is set`).
  */
+import { tlsFilesSchema } from './tls.js';
 import { redactNatsUrl, splitNatsUrls } from '../sink/nats-url.js';
 import { type Check, type DecodeContext, type Infer, INVALID, type Invalid, type Issue, joinKey, type OpenApiSchema, quoteString, s, Schema } from './schema.js';
 
@@ -68,18 +69,7 @@ const authSchema = s
   })
   .describe('how the sink authenticates: exactly one method');
 
-const natsTlsSchema = s
-  .object({
-    ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies the server'),
-    cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
-    key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
-    insecureSkipVerify: s.boolean().default(false).describe('do not verify the server certificate'),
-  })
-  .refine((v, c) => {
-    if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
-    if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
-  })
-  .describe('TLS to the server (required when set)');
+const natsTlsSchema = tlsFilesSchema({ verifies: 'the server', certificate: 'the server certificate', description: 'TLS to the server (required when set)' });
 
 const jetStreamObjectSchema = s
   .object({

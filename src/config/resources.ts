@@ -14,6 +14,7 @@
  * - `output`: exactly one of the kinds DESIGN names; each sink's fields are declared beside it
  *   (`output-*.ts`).
  */
+import { tlsFilesSchema } from './tls.js';
 import { ConfigError } from '../errors.js';
 import { type FilterConfig, validateFilterConfig } from '../filter/config.js';
 import { FILE_DEFAULT_MAX_FILES } from '../sink/file.js';
@@ -197,18 +198,7 @@ const OUTPUTS = {
         })
         .optional(),
       bearerTokenFile: s.string({ minLength: 1 }).optional().describe('file holding the bearer token, re-read every minute'),
-      tls: s
-        .object({
-          ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies the receiver'),
-          cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
-          key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
-          insecureSkipVerify: s.boolean().default(false).describe('do not verify the receiver certificate'),
-        })
-        .refine((v, c) => {
-          if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
-          if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
-        })
-        .optional(),
+      tls: tlsFilesSchema({ verifies: 'the receiver', certificate: 'the receiver certificate', description: 'TLS to the receiver' }).optional(),
       timeoutSeconds: s.number({ exclusiveMinimum: 0, finite: true }).default(30).describe('timeout of one request'),
       maxSamplesPerSend: s.integer({ minimum: 1 }).default(2000).describe('most samples per request'),
     })
@@ -236,18 +226,7 @@ export const outputSchema = s
   .describe(`where encoded samples go: exactly one of ${AVAILABLE_OUTPUTS}`)
   .default({ stdout: {} });
 
-export const tlsSchema = s
-  .object({
-    ca: s.string({ minLength: 1 }).optional().describe('PEM file of the CA bundle that verifies targets'),
-    cert: s.string({ minLength: 1 }).optional().describe('PEM file of the client certificate'),
-    key: s.string({ minLength: 1 }).optional().describe('PEM file of the client key'),
-    insecureSkipVerify: s.boolean().default(false).describe('do not verify target certificates'),
-  })
-  .refine((v, c) => {
-    if (v.cert !== undefined && v.key === undefined) c.report(joinKey(c.path, 'key'), 'required when cert is set');
-    if (v.key !== undefined && v.cert === undefined) c.report(joinKey(c.path, 'cert'), 'required when key is set');
-  })
-  .describe('scrape TLS');
+export const tlsSchema = tlsFilesSchema({ verifies: 'targets', certificate: 'target certificates', description: 'scrape TLS' });
 
 export const scrapeSchema = s
   .object({
