@@ -2,35 +2,14 @@
 /**
  * HTTPS scrapes against a CA and certificates made at test time with the openssl CLI.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { makeCerts } from '../fixtures/tls-certs.js';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { ScrapeError, ScrapeFailure, Scraper, type ScrapeTlsOptions, readFileTls } from '../../src/scrape/index.js';
 import { EXPOSITION, type TestServer, httpServer, httpsServer, tcpServer } from './helpers.js';
 
-const OPENSSL = '/usr/bin/openssl';
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-/** Makes ca.crt, server.{crt,key} (for 127.0.0.1) and client.{crt,key} signed by the CA, in `dir`. */
-function makePki(dir: string): void {
-  const run = (...args: string[]): void => {
-    execFileSync(OPENSSL, args, { cwd: dir, stdio: 'pipe' });
-  };
-  run('req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=strata test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  for (const [name, usage, san] of [
-    ['server', 'serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ['client', 'clientAuth', 'subjectAltName=DNS:strata-client'],
-  ] as const) {
-    writeFileSync(join(dir, `${name}.ext`), `basicConstraints=CA:FALSE\nextendedKeyUsage=${usage}\n${san}\n`);
-    run('req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=strata test ${name}`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
-  }
-}
 
 async function failure(promise: Promise<unknown>): Promise<ScrapeError> {
   try {
@@ -59,8 +38,7 @@ describe('Scraper over TLS', () => {
   let clientCerts: string[];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'strata-scrape-tls-'));
-    makePki(dir);
+    dir = makeCerts('strata-scrape-tls-').dir;
     pem = (name) => readFileSync(join(dir, name), 'utf8');
     const handler = (_req: unknown, res: import('node:http').ServerResponse): void => {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
