@@ -21,6 +21,8 @@
  *   at shutdown without a spool (`shutdown`).
  * - Fresh data first: once a send succeeds again, what is made from then on (live) is sent
  *   ahead of the backlog, and the backlog (spool first) drains beside it, one send each in turn.
+ *   A sink whose peer refuses samples out of order (`sink.inOrder`, remote write) gets every
+ *   message oldest first instead, and `writeNow` waits for the spool to be empty too.
  *
  * Full (`maxBytes` of memory, counting what is being sent): a push that does not fit moves the
  * oldest memory messages not being sent to the spool when there is one (the push itself when
@@ -250,7 +252,14 @@ export class Outbox {
 
   /** Whether `writeNow` may write (see the header). */
   get canWriteNow(): boolean {
-    return this.#memoryBytes === 0 && this.#pushes === 0 && !this.#failing && !this.#closing && this.sink.writeNow !== undefined;
+    return (
+      this.#memoryBytes === 0 &&
+      this.#pushes === 0 &&
+      !this.#failing &&
+      !this.#closing &&
+      this.sink.writeNow !== undefined &&
+      (this.sink.inOrder !== true || this.#spool === null || this.#spool.records === 0)
+    );
   }
 
   /**
@@ -517,7 +526,7 @@ export class Outbox {
     const spool = this.#spool !== null && this.#spool.records > 0;
     const backlog: Source | null = spool ? 'spool' : this.#backlog.length > 0 ? 'backlog' : null;
     const live: Source | null = this.#live.length > 0 ? 'live' : null;
-    if (this.#failing) return backlog ?? live; // probe with the oldest
+    if (this.#failing || this.sink.inOrder === true) return backlog ?? live; // the oldest
     if (live !== null && backlog !== null) {
       this.#backlogTurn = !this.#backlogTurn;
       return this.#backlogTurn ? backlog : live;

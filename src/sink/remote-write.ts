@@ -65,6 +65,8 @@ export const RESERVED_HEADERS: readonly string[] = [
 
 export class RemoteWriteSink implements Sink {
   readonly kind = 'remoteWrite';
+  /** Prometheus refuses a sample older than the series' newest: oldest first (outbox.ts). */
+  readonly inOrder = true;
   readonly #url: URL;
   readonly #output: RemoteWriteOutput;
   readonly #timeoutMs: number;

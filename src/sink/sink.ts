@@ -59,6 +59,12 @@ export interface SendMeta {
 export interface Sink {
   /** What the sink writes to: `stdout`, `file`, `nats`, `kafka`, `remoteWrite`, `http`, `statsd`, `fluent`. */
   readonly kind: string;
+  /**
+   * The peer refuses a sample older than one it already has of the same series (Prometheus'
+   * remote write receiver answers 400, out of order): the outbox then sends strictly oldest
+   * first, never fresh data ahead of a backlog.
+   */
+  readonly inOrder?: boolean;
   send(messages: readonly Uint8Array[], signal: AbortSignal, meta?: SendMeta): Promise<SendOutcome>;
   /** Writes `message` now if the sink can without waiting, else answers `null` (see the header). */
   writeNow?(message: Uint8Array): SendOutcome | null;

@@ -311,6 +311,28 @@ describe('the outbox after an outage', () => {
     expect(t.droppedTotal).toBe(0);
   });
 
+  it('sends strictly oldest first to a sink whose peer refuses samples out of order (remote write)', async () => {
+    const sink = new ScriptedSink();
+    (sink as { inOrder?: boolean }).inOrder = true;
+    let down = true;
+    sink.answer = () => (down ? retry('down') : OK);
+    const t = new Tally();
+    const o = outbox(sink, t, { maxBytes: 10_000, maxSendMessages: 2 });
+    await o.push(entries('old', 6));
+    await until(() => o.failing && sink.calls.length >= 2, 'the outage');
+    let probes = 0;
+    sink.answer = (_call, messages) => {
+      if (messages[0]?.startsWith('old') && probes++ === 0) {
+        void o.push(entries('new', 4));
+      }
+      return OK;
+    };
+    down = false;
+    await until(() => t.sent === 30, 'everything sent');
+    expect(sink.delivered).toEqual(['old0', 'old1', 'old2', 'old3', 'old4', 'old5', 'new0', 'new1', 'new2', 'new3']);
+    expect(t.droppedTotal).toBe(0);
+  });
+
   it('drops what has aged past maxAgeMs as too_old, and sends the rest', async () => {
     const sink = new ScriptedSink();
     let down = true;
