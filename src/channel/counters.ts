@@ -48,6 +48,8 @@ export const ErrorReason = {
   /** A series broke scrape.labelLimit, labelNameLengthLimit or labelValueLengthLimit. */
   LabelLimit: 'label_limit',
   SampleLimit: 'sample_limit',
+  /** A new series would have taken the Collector past seriesBudget.maxSeries (policy failTarget). */
+  SeriesBudget: 'series_budget',
   Encode: 'encode',
   Internal: 'internal',
 } as const;
@@ -55,6 +57,8 @@ export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
 
 export const DropReason = {
   SampleLimit: 'sample_limit',
+  /** Samples of new series past seriesBudget.maxSeries (dropNew), or of a scrape it failed (failTarget). */
+  SeriesBudget: 'series_budget',
   NonFinite: 'non_finite',
   Encode: 'encode',
   // Dropped by the send buffer (src/buffer/outbox.ts): sink_rejected, buffer_full, too_old, shutdown.
@@ -84,6 +88,10 @@ export const SCALARS = {
   collected: { metric: 'strata_samples_collected_total', help: 'Samples scraped and parsed.' },
   filtered: { metric: 'strata_samples_filtered_total', help: 'Samples dropped by the exclude and clip filters.' },
   clamped: { metric: 'strata_samples_clamped_total', help: 'Samples changed by the clamp filter.' },
+  staleMarkers: {
+    metric: 'strata_stale_markers_total',
+    help: 'Stale markers written (remote write): series gone from a scrape, or of a failed or removed target. Counted in collected too.',
+  },
   sent: { metric: 'strata_samples_sent_total', help: 'Samples acknowledged by the sink (or written, where it has no acknowledgement).' },
   sentMessages: { metric: 'strata_messages_sent_total', help: 'Messages acknowledged by the sink.' },
   replayed: {
@@ -92,6 +100,16 @@ export const SCALARS = {
   },
   spoolSamples: { metric: 'strata_spool_samples', gauge: true, help: 'Samples waiting in the on-disk spools the workers have open.' },
   spoolClosedSamples: { metric: null, help: 'Samples this process left in spools it closed (a replaced pool hands them to the next).' },
+  activeSeries: {
+    metric: 'strata_active_series',
+    gauge: true,
+    help: "Distinct series of the last successful scrape of each of the collector's targets, summed (written by the main thread).",
+  },
+  seriesCreated: { metric: 'strata_series_created_total', help: 'New series (not in the target\'s series cache) of successful scrapes.' },
+  seriesBudgetUsed: {
+    metric: null,
+    help: 'Series seriesBudget counts: active series plus the new series of scrapes not yet reported (workers reserve from it).',
+  },
   scrapes: { metric: 'strata_scrapes_total', help: 'Scrapes made (failed ones included).' },
   scrapesFailed: { metric: 'strata_scrapes_failed_total', help: 'Scrapes that failed as a whole (see strata_errors_total).' },
   targetsTaken: { metric: null, help: 'Targets taken from the channel and scraped.' },
@@ -149,6 +167,28 @@ export class SharedCounters {
       const n = have < BigInt(Math.max(0, Math.round(max))) ? have : BigInt(Math.max(0, Math.round(max)));
       if (n <= 0n) return 0;
       if (Atomics.compareExchange(this.#slots, i, have, have - n) === have) return Number(n);
+    }
+  }
+
+  /** One scalar's value now. */
+  get(name: Scalar): number {
+    return Number(Atomics.load(this.#slots, SCALAR_INDEX.get(name) as number));
+  }
+
+  /**
+   * Adds up to `max` to a scalar without taking it past `limit`, atomically; returns what it
+   * added (0 when the scalar is at or over the limit).
+   */
+  addUpTo(name: Scalar, max: number, limit: number): number {
+    const i = SCALAR_INDEX.get(name) as number;
+    const cap = BigInt(Math.round(limit));
+    for (;;) {
+      const have = Atomics.load(this.#slots, i);
+      const room = cap - have;
+      const want = BigInt(Math.max(0, Math.round(max)));
+      const n = room < want ? room : want;
+      if (n <= 0n) return 0;
+      if (Atomics.compareExchange(this.#slots, i, have, have + n) === have) return Number(n);
     }
   }
 

@@ -47,6 +47,12 @@ import { TargetRunner } from './target-run.js';
 
 export type { ConsumerReport, TargetStatus } from './reporter.js';
 
+/** What the pool sends a consumer: targets discovery no longer lists, by `targetKey`. */
+export interface PoolMessage {
+  readonly kind: 'targetsGone';
+  readonly keys: readonly string[];
+}
+
 export interface ConsumerTask {
   readonly key: string;
   readonly workerIndex: number;
@@ -216,6 +222,14 @@ export class Consumer {
       seriesFilter: this.#seriesFilter,
     });
     this.#pacer = GcPacer.create(task.gcBudgetMb);
+    // The pool tells every worker which targets discovery stopped listing (any worker may hold
+    // their series caches); unref'd: the port never keeps the thread alive.
+    task.port.on('message', (m: PoolMessage) => {
+      if (m?.kind !== 'targetsGone' || !Array.isArray(m.keys)) return;
+      const p = this.#runner.gone(m.keys).finally(() => this.#inflight.delete(p));
+      this.#inflight.add(p);
+    });
+    task.port.unref();
   }
 
   /** Takes targets until the pool stops, then shuts down; returns the number taken. */

@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import type { OutboxEntry, Outbox, OutboxListener, FailedOutcome, BufferDropReason } from '../buffer/outbox.js';
 import type { Encoder } from '../encode/index.js';
 import type { CompiledFilter } from '../filter/index.js';
-import type { SampleBatch } from '../sample.js';
+import type { SampleBatch, Series } from '../sample.js';
 import type { Control } from '../channel/control.js';
 import { DropReason, type SharedCounters } from '../channel/counters.js';
 import type { SinkHealth } from './sink-health.js';
@@ -185,6 +185,38 @@ export class DeliveryStage {
     }
     await outbox.push(entries);
     return null;
+  }
+
+  /** Whether the encoder writes stale markers (remote write). */
+  get writesStaleMarkers(): boolean {
+    return this.#encoder.staleMarkers !== undefined;
+  }
+
+  /**
+   * Hands over stale markers for `series` at `scrape.time`: `series.length` samples, held by the
+   * caller, counted like any other (sent, or dropped by the outbox with its reason). Their
+   * message ids are `<target id>.<time>.s<n>`, apart from the scrape's own.
+   */
+  async deliverStale(series: readonly Series[], scrape: ScrapeRef): Promise<void> {
+    const encoder = this.#encoder;
+    if (series.length === 0) return;
+    if (encoder.staleMarkers === undefined) {
+      // Not reached: callers ask `writesStaleMarkers` first. Released, never left held.
+      this.#held.hold(0, -series.length);
+      this.#counters.drop(DropReason.Encode, series.length);
+      return;
+    }
+    const messages = encoder.staleMarkers(series, scrape.time);
+    const per = Math.max(1, encoder.maxSamples ?? series.length);
+    const createdAt = Date.now();
+    const entries: OutboxEntry[] = [];
+    let left = series.length;
+    for (let i = 0; i < messages.length; i++) {
+      const samples = i === messages.length - 1 ? left : Math.min(per, left);
+      left -= samples;
+      entries.push({ message: messages[i] as Uint8Array, samples, id: `${scrape.target}.${scrape.time}.s${i}`, createdAt });
+    }
+    await this.#outbox.push(entries);
   }
 }
 

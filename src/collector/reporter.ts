@@ -11,6 +11,7 @@
 import { redactUrl } from '../net/redact.js';
 import { type MessagePort, threadId } from 'node:worker_threads';
 import type { Target } from '../discovery/target.js';
+import type { ScrapeSeriesCounts } from './series-budget.js';
 import type { SinkHealthReport } from './sink-health.js';
 
 /** The last scrape of one target, for /status. */
@@ -23,7 +24,18 @@ export interface TargetStatus {
   readonly durationMs: number;
   readonly bytes: number;
   readonly samples: number;
+  /**
+   * Distinct series of the scrape: those it delivered a sample for (before the value filters);
+   * 0 when it failed. A series listed twice in one body counts twice.
+   */
   readonly series: number;
+  /**
+   * New series (not in the target's series cache) of the successful scrapes since the worker's
+   * last report, summed; 0 when it failed. Also what those scrapes reserved of the seriesBudget.
+   */
+  readonly newSeries: number;
+  /** The target's scrape interval (the ledger forgets a target not scraped for 3 of them). */
+  readonly intervalMs: number;
   readonly error: string | null;
   readonly worker: number;
 }
@@ -57,7 +69,10 @@ export type ConsumerReport =
 
 export const REPORT_EVERY_MS = 1000;
 
-/** The status of one scrape of `target`: `up` when `error` is null. */
+/**
+ * The status of one scrape of `target`: `up` when `error` is null. `counts` (series-budget.ts
+ * `settleSeries`): its series and new series; without them, one series per sample.
+ */
 export function targetStatus(
   target: Target,
   worker: number,
@@ -65,6 +80,7 @@ export function targetStatus(
   bytes: number,
   samples: number,
   error: string | null,
+  counts?: ScrapeSeriesCounts,
 ): TargetStatus {
   return {
     url: redactUrl(target.url),
@@ -75,7 +91,9 @@ export function targetStatus(
     durationMs: Date.now() - started,
     bytes,
     samples,
-    series: samples,
+    series: counts?.series ?? samples,
+    newSeries: counts?.newSeries ?? 0,
+    intervalMs: target.intervalMs,
     error,
     worker,
   };
@@ -107,7 +125,12 @@ export class Reporter {
 
   scrape(status: TargetStatus): void {
     this.#scrapes.push(status.durationMs / 1000);
-    this.#targets.set(`${status.url}\u0000${status.discovery}`, status);
+    const key = `${status.url}\u0000${status.discovery}`;
+    // The latest status wins, but the new series of the one it replaces are added up: the main
+    // thread releases what they reserved of the seriesBudget from these sums.
+    const prev = this.#targets.get(key);
+    if (prev !== undefined && prev.newSeries > 0) status = { ...status, newSeries: status.newSeries + prev.newSeries };
+    this.#targets.set(key, status);
     this.maybeFlush();
   }
 

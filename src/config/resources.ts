@@ -201,6 +201,10 @@ const OUTPUTS = {
       tls: tlsFilesSchema({ verifies: 'the receiver', certificate: 'the receiver certificate', description: 'TLS to the receiver' }).optional(),
       timeoutSeconds: s.number({ exclusiveMinimum: 0, finite: true }).default(30).describe('timeout of one request'),
       maxSamplesPerSend: s.integer({ minimum: 1 }).default(2000).describe('most samples per request'),
+      staleMarkers: s
+        .boolean()
+        .default(true)
+        .describe("write Prometheus' stale marker for a series that vanished from its target's scrape, and for every series of a target whose scrape failed or that discovery no longer lists"),
     })
     .refine((v, c) => {
       if (v.basicAuth !== undefined && v.bearerTokenFile !== undefined) c.report(joinKey(c.path, 'bearerTokenFile'), 'cannot be set together with basicAuth');
@@ -249,6 +253,10 @@ export const scrapeSchema = s
       .integer({ minimum: 0 })
       .default(0)
       .describe('longest label value in UTF-8 bytes, the metric name included; over it the scrape fails (error label_limit); 0 is unlimited'),
+    targetSeries: s
+      .boolean()
+      .optional()
+      .describe('after every scrape, write the series up, scrape_duration_seconds, scrape_samples_scraped and scrape_series_added with the target\'s labels, as Prometheus does; default: true with output remoteWrite, else false'),
     basicAuth: s
       .object({
         username: s
@@ -296,6 +304,19 @@ export const collectorSpecSchema = s.object({
   output: outputSchema,
   tls: tlsSchema.optional(),
   scrape: scrapeSchema,
+  seriesBudget: s
+    .object({
+      maxSeries: s
+        .integer({ minimum: 0 })
+        .default(0)
+        .describe("most distinct active series across the Collector's targets (each target's last successful scrape, summed); 0 is unlimited"),
+      policy: s
+        .enum(['dropNew', 'failTarget'])
+        .default('dropNew')
+        .describe('past maxSeries: dropNew refuses new series (their samples dropped, series_budget) and keeps the rest; failTarget fails the scrape that brings one (error series_budget)'),
+    })
+    .describe('a cap on active series, so one exploding exporter cannot take the Collector down')
+    .default({}),
   batch: batchSchema,
   buffer: s
     .object({

@@ -26,7 +26,7 @@ import { redactUrlsIn } from '../net/redact.js';
 import type { DiscoveredTarget, TargetSource } from './source.js';
 import { FileSource } from './file-source.js';
 import { StaticSource } from './source.js';
-import { encodeTarget, type Target } from './target.js';
+import { encodeTarget, type Target, targetKey } from './target.js';
 import { type IncludeSpec, type KubeTarget, tagsFor } from './tags.js';
 
 const NO_INCLUDES: IncludeSpec = { includeLabels: [], includeAnnotations: [], includeMetadata: false };
@@ -53,6 +53,8 @@ export interface TargetQueue {
   includesOf?(ref: CollectorRef): IncludeSpec | undefined;
   /** Queues the payloads, retrying a full channel until `deadline` (ms since epoch). */
   enqueue(ref: CollectorRef, payloads: readonly Uint8Array[], deadline: number, signal: AbortSignal): Promise<{ queued: number; dropped: number }>;
+  /** Targets (by `targetKey`) the Collector was sent before that discovery no longer lists. */
+  targetsGone?(ref: CollectorRef, keys: readonly string[]): void;
 }
 
 export interface DiscoveryStatus {
@@ -109,6 +111,12 @@ export interface DiscoveryServiceOptions {
   readonly metrics?: DiscoveryMetrics;
   /** Which targets this process scrapes (a shard of them); default all. */
   readonly accept?: (t: DiscoveredTarget) => boolean;
+  /** What the service this one replaces listed (`listed`), so a target the change removed is gone. */
+  readonly listed?: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+function collectorKey(ref: CollectorRef): string {
+  return `${ref.namespace}/${ref.name}`;
 }
 
 export class DiscoveryService {
@@ -124,12 +132,19 @@ export class DiscoveryService {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #status: DiscoveryStatus;
+  /**
+   * Per Collector (`namespace/name`), the `targetKey`s the last run whose every source answered
+   * listed. A target missing from the next such run is gone: the Collector's workers free its
+   * memory and mark its series stale. A run with a failing source says nothing is gone.
+   */
+  readonly #listed: Map<string, ReadonlySet<string>>;
 
   constructor(resource: Discovery, queue: TargetQueue, options: DiscoveryServiceOptions = {}) {
     this.#resource = resource;
     this.#spread = options.spread ?? true;
     this.#metrics = options.metrics;
     this.#accept = options.accept;
+    this.#listed = new Map(options.listed ?? []);
     const sources = options.sources ?? sourcesFor(resource);
     this.key = `${resource.metadata.namespace}/${resource.metadata.name}`;
     this.#queue = queue;
@@ -147,6 +162,20 @@ export class DiscoveryService {
       dropped: 0,
       errors: [],
     };
+  }
+
+  /** What the last complete run listed, per Collector (see `#listed`). */
+  get listed(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.#listed;
+  }
+
+  /** The Discovery was deleted: every target it listed is gone. Call after `stop`. */
+  retire(): void {
+    for (const ref of this.#resource.spec.collector) {
+      const keys = this.#listed.get(collectorKey(ref));
+      if (keys !== undefined && keys.size > 0) this.#queue.targetsGone?.(ref, [...keys]);
+    }
+    this.#listed.clear();
   }
 
   get resource(): Discovery {
@@ -186,6 +215,17 @@ export class DiscoveryService {
     });
   }
 
+  /** Records what a complete run listed for `ref`, and tells the Collector what it no longer lists. */
+  #noteListed(ref: CollectorRef, keys: readonly string[]): void {
+    const now = new Set(keys);
+    const before = this.#listed.get(collectorKey(ref));
+    this.#listed.set(collectorKey(ref), now);
+    if (before === undefined) return;
+    const gone: string[] = [];
+    for (const k of before) if (!now.has(k)) gone.push(k);
+    if (gone.length > 0) this.#queue.targetsGone?.(ref, gone);
+  }
+
   /**
    * One discovery run; `deadline` is when the next run is due. Its targets are queued by
    * `SPREAD_FRACTION`, and its queueing ends by `QUEUE_FRACTION`, of the time until then.
@@ -215,11 +255,20 @@ export class DiscoveryService {
     const perCollector = found.some((t) => t.resource !== undefined);
     const encode = (t: DiscoveredTarget, labels: Readonly<Record<string, string>>): Uint8Array =>
       encodeTarget({ url: t.url, labels, discovery: this.key, intervalMs: this.#intervalMs } satisfies Target);
-    const payloads = perCollector ? [] : found.map((t) => encode(t, t.labels));
-    const payloadsFor = (ref: CollectorRef): readonly Uint8Array[] => {
-      if (!perCollector) return payloads;
+    const complete = errors.length === 0;
+    const track = complete && this.#queue.targetsGone !== undefined;
+    const shared = perCollector ? null : { payloads: found.map((t) => encode(t, t.labels)), keys: track ? found.map((t) => targetKey(t)) : [] };
+    const payloadsFor = (ref: CollectorRef): { payloads: readonly Uint8Array[]; keys: readonly string[] } => {
+      if (shared !== null) return shared;
       const include = this.#queue.includesOf?.(ref) ?? NO_INCLUDES;
-      return found.map((t) => encode(t, t.resource === undefined ? t.labels : tagsFor(t as KubeTarget, include)));
+      const payloads: Uint8Array[] = [];
+      const keys: string[] = [];
+      for (const t of found) {
+        const labels = t.resource === undefined ? t.labels : tagsFor(t as KubeTarget, include);
+        payloads.push(encode(t, labels));
+        if (track) keys.push(targetKey({ url: t.url, labels }));
+      }
+      return { payloads, keys };
     };
     status.discoveredResourcesCount = found.length;
     status.lastDiscovered = new Date().toISOString();
@@ -228,7 +277,12 @@ export class DiscoveryService {
       if (state === 'missing') errors.push(`collector ${ref.namespace}/${ref.name} not found`);
       return state === 'ready';
     });
-    const byRef = new Map(refs.map((ref) => [ref, payloadsFor(ref)] as const));
+    const byRef = new Map<CollectorRef, readonly Uint8Array[]>();
+    for (const ref of refs) {
+      const { payloads, keys } = payloadsFor(ref);
+      byRef.set(ref, payloads);
+      if (track) this.#noteListed(ref, keys);
+    }
     status.inFlightResources = found.length * refs.length;
     const start = Date.now();
     const window = Math.max(0, Math.min(deadline - start, this.#intervalMs));

@@ -8,7 +8,7 @@
  * `maxSamples: 1` gives one sample per message. Encoders keep no state between calls other than
  * per-series memos (see `Series.memo`), so one encoder may serve any number of targets.
  */
-import type { SampleBatch } from '../sample.js';
+import type { SampleBatch, Series } from '../sample.js';
 
 export const EncoderKind = {
   Json: 'json',
@@ -46,6 +46,13 @@ export interface Encoder {
    * Optional; a message must not be used after it is recycled.
    */
   recycle?(messages: readonly Uint8Array[]): void;
+  /**
+   * Optional, for formats with a stale marker (remote write): messages marking `series` stale at
+   * `timestamp` (ms since the epoch), each message full to `maxSamples` but the last.
+   */
+  staleMarkers?(series: readonly Series[], timestamp: number, out?: Uint8Array[]): Uint8Array[];
+  /** Most samples in one message (every message but the last of a call is full). */
+  readonly maxSamples?: number;
 }
 
 /** Non-finite values are written as these strings by every encoder that writes text or maps. */

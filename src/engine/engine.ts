@@ -36,6 +36,7 @@ import { redactUrlsIn } from '../net/redact.js';
 import { Registry } from '../registry/registry.js';
 import { checkScrapeAuthFiles, readFileTls } from '../scrape/index.js';
 import { StrataMetrics } from '../telemetry/index.js';
+import { SeriesLedger, type SeriesStatusView } from '../registry/series-ledger.js';
 
 export interface EngineOptions {
   readonly files: readonly string[];
@@ -84,6 +85,8 @@ export type CollectorStatusView = CounterSnapshot & {
   readonly buffer: BufferReport;
   /** Samples each series filter matcher dropped (`filters.dropSeries[0]`, `filters.keepSeries`). */
   readonly seriesFilters: Readonly<Record<string, number>>;
+  /** Active series, and the top 10 targets by active series and by new series (series-ledger.ts). */
+  readonly series: SeriesStatusView;
 };
 
 export interface SinkStatusView {
@@ -157,6 +160,8 @@ export class Engine {
   readonly #discoveries = new Map<string, DiscoveryService>();
   readonly #targets = new Map<string, Map<string, TargetStatus>>();
   readonly #health = new Map<string, CollectorHealth>();
+  /** Per Collector: its targets' active series (the seriesBudget's main-thread side). */
+  readonly #ledgers = new Map<string, SeriesLedger>();
   readonly #now: () => number;
   #applied = new Map<string, Resource>();
   #reloading: Promise<void> = Promise.resolve();
@@ -282,6 +287,8 @@ export class Engine {
   collectorStatus(key: string): CollectorStatusView | undefined {
     const rt = this.registry.get(key);
     if (rt === undefined) return undefined;
+    // Before the snapshot: expiring targets changes activeSeries.
+    const series = this.#ledger(key)?.view() ?? { active: 0, targets: 0, topActive: [], topNewSeries: [] };
     const c = rt.counters.snapshot();
     const targets = [...(this.#targets.get(key)?.values() ?? [])];
     let registered = 0;
@@ -321,6 +328,7 @@ export class Engine {
       },
       buffer: h.buffer(),
       seriesFilters: h.seriesFilterDrops(),
+      series,
     };
   }
 
@@ -359,7 +367,7 @@ export class Engine {
     };
     // Removed discoveries stop first: nothing queues to a collector about to go.
     for (const [k, r] of prev) {
-      if (r.kind === 'Discovery' && !next.has(k)) await this.#stopDiscovery(k);
+      if (r.kind === 'Discovery' && !next.has(k)) (await this.#stopDiscovery(k))?.retire();
     }
     // Files a Collector names must be readable before its pool starts: a worker could not use them.
     const unreadable: string[] = [];
@@ -409,11 +417,13 @@ export class Engine {
     this.metrics.unregisterCollectorSource(key);
     this.#targets.delete(key);
     this.#health.delete(key);
+    this.#ledgers.delete(key);
   }
 
   async #applyDiscovery(k: string, r: Discovery): Promise<void> {
-    await this.#stopDiscovery(k);
+    const old = await this.#stopDiscovery(k);
     const service = new DiscoveryService(r, this.registry, {
+      ...(old === undefined ? {} : { listed: old.listed }),
       spread: this.#options.spreadTargets ?? true,
       metrics: this.metrics,
       ...(this.#options.sources === undefined ? {} : { sources: this.#options.sources(r) }),
@@ -423,11 +433,13 @@ export class Engine {
     service.start();
   }
 
-  async #stopDiscovery(k: string): Promise<void> {
+  /** Stops the Discovery's service; returns it (what it listed hands over to a replacement). */
+  async #stopDiscovery(k: string): Promise<DiscoveryService | undefined> {
     const d = this.#discoveries.get(k);
-    if (d === undefined) return;
+    if (d === undefined) return undefined;
     this.#discoveries.delete(k);
     await d.stop();
+    return d;
   }
 
   #onReport(key: string, report: ConsumerReport): void {
@@ -439,6 +451,7 @@ export class Engine {
       return;
     }
     if (report.kind === 'started') {
+      this.#ledger(key)?.workerStarted(report.workerIndex);
       h?.failedWorkers.delete(report.workerIndex);
       return;
     }
@@ -453,6 +466,20 @@ export class Engine {
     const targets = this.#targets.get(key);
     if (targets === undefined) return;
     for (const t of report.targets) targets.set(`${t.url}\u0000${t.discovery}`, t);
+    const ledger = this.#ledger(key);
+    if (ledger !== undefined) for (const t of report.targets) ledger.report(t);
+  }
+
+  /** The Collector's series ledger, made on first use; undefined once the Collector is gone. */
+  #ledger(key: string): SeriesLedger | undefined {
+    let l = this.#ledgers.get(key);
+    if (l === undefined) {
+      const rt = this.registry.get(key);
+      if (rt === undefined) return undefined;
+      l = new SeriesLedger(rt.counters, this.#now);
+      this.#ledgers.set(key, l);
+    }
+    return l;
   }
 
   #onSinkReport(key: string, h: CollectorHealth, worker: number, r: NonNullable<Extract<ConsumerReport, { kind: 'observations' }>['sink']>): void {

@@ -40,7 +40,7 @@ import { Flattener } from './flatten.js';
 import { parseFloatBytes, parseTimestampBytes } from './float.js';
 import { ExpositionFormat, formatFromContentType } from './format.js';
 import { activeLabelLimits, type LabelLimits, labelLimitsKey } from './label-limits.js';
-import { type CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
+import { CacheEntry, SampleRole, SeriesCache } from './series-cache.js';
 import { SeriesSyntax, parseSeriesSyntax } from './series-syntax.js';
 import { sortedTagPairs } from './tag-shape.js';
 
@@ -68,6 +68,13 @@ export interface ParseOptions {
   readonly seriesFilter?: SeriesFilter | null;
   /** The target's label limits (label-limits.ts); a change empties the cache. */
   readonly labelLimits?: LabelLimits;
+  /**
+   * Asked once per new series (a cache miss that is neither filtered nor skipped), before it is
+   * recorded: false refuses it, so its sample is not emitted (counted in `seriesRefused`) and it
+   * is not recorded in the cache (it is asked again on the next scrape). The Collector's
+   * seriesBudget (src/collector/series-budget.ts). Default: every series is admitted.
+   */
+  readonly admitNewSeries?: () => boolean;
 }
 
 export interface ParseStats {
@@ -86,6 +93,8 @@ export interface ParseStats {
   /** Series lines answered by the series cache, and those parsed in full. */
   cacheHits: number;
   cacheMisses: number;
+  /** Samples of new series `admitNewSeries` refused (not emitted, not cached). */
+  seriesRefused: number;
 }
 
 export interface ParseResult {
@@ -97,6 +106,12 @@ export interface ParseResult {
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 
 const EOF_MARK = '# EOF';
+
+/**
+ * What `#resolve` answers for a new series `admitNewSeries` refused: never recorded; `#emit`
+ * counts its sample in `seriesRefused` (the only Filtered entry without a filter slot).
+ */
+const REFUSED = new CacheEntry('', 'untyped', {}, SampleRole.Filtered, { validIn: () => false }, -1);
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -120,6 +135,7 @@ export class ExpositionParser {
     filtered: 0,
     cacheHits: 0,
     cacheMisses: 0,
+    seriesRefused: 0,
   };
   #epoch: number;
   #carry: Buffer = Buffer.allocUnsafe(0);
@@ -130,6 +146,7 @@ export class ExpositionParser {
   /** Samples handed out by takeSamples. */
   #taken = 0;
   readonly #filter: SeriesFilter | null;
+  readonly #admit: (() => boolean) | null;
   /** This scrape's dropped samples per filter counter slot. */
   readonly #dropCounts: Float64Array;
 
@@ -142,6 +159,7 @@ export class ExpositionParser {
     const filter = options.seriesFilter ?? null;
     const limits = activeLabelLimits(options.labelLimits);
     this.#filter = filter;
+    this.#admit = options.admitNewSeries ?? null;
     this.#dropCounts = new Float64Array(filter === null ? 0 : filter.counterCount);
     // What the cached entries were built under: target tags, filter and limits.
     const honor = options.honorLabels ?? true;
@@ -330,6 +348,7 @@ export class ExpositionParser {
   #resolve(buf: Buffer, syn: SeriesSyntax): CacheEntry {
     this.#stats.cacheMisses++;
     const entry = this.#flattener.resolve(buf, syn, this.#cursor.lineNo);
+    if (this.#admit !== null && entry.role < SampleRole.Skip && !this.#admit()) return REFUSED;
     this.#cache.record(syn.nameStart, syn.seriesEnd, entry);
     return entry;
   }
@@ -344,6 +363,7 @@ export class ExpositionParser {
     const role = entry.role;
     if (role >= SampleRole.Skip) {
       if (role === SampleRole.Skip) this.#stats.createdSkipped++;
+      else if (entry.filteredBy < 0) this.#stats.seriesRefused++; // REFUSED
       else {
         this.#stats.filtered++;
         const counts = this.#dropCounts;

@@ -31,7 +31,7 @@ import { Piscina } from 'piscina';
 import type { PoolContext, PoolHandle } from '../registry/registry.js';
 import { releaseSpoolLock, lockOwner } from '../buffer/spool-lock.js';
 import { fromWire, type WireError } from '../errors.js';
-import { type ConsumerReport, type ConsumerTask, spoolDir } from '../collector/consumer.js';
+import { type ConsumerReport, type ConsumerTask, type PoolMessage, spoolDir } from '../collector/consumer.js';
 import { Control } from '../channel/control.js';
 import { gcBudgetMb, tuneCollectorGc } from '../collector/gc.js';
 import { DropReason, type SharedCounters, TargetDropReason } from '../channel/counters.js';
@@ -193,6 +193,13 @@ export class CollectorPool implements PoolHandle {
       gcBudgetMb: this.#gcBudgetMb,
     };
     return this.#piscina.run(task, { transferList: [port] });
+  }
+
+  /** Tells every worker that discovery no longer lists these targets (by `targetKey`). */
+  targetsGone(keys: readonly string[]): void {
+    if (keys.length === 0 || this.#stopped !== null) return;
+    const message: PoolMessage = { kind: 'targetsGone', keys };
+    for (const port of this.#ports) port.postMessage(message);
   }
 
   stop(graceMs: number): Promise<void> {

@@ -24,6 +24,8 @@ import type { CollectorState, TargetQueue } from '../discovery/service.js';
 export interface PoolHandle {
   /** Asks the workers to finish what they hold and stop; waits at most `graceMs`, then forces. */
   stop(graceMs: number): Promise<void>;
+  /** Tells the workers that discovery no longer lists these targets (by `targetKey`). */
+  targetsGone?(keys: readonly string[]): void;
 }
 
 export interface PoolContext {
@@ -130,6 +132,10 @@ export class Registry implements TargetQueue {
     const left = rt.channel.drain().length;
     rt.counters.dropTarget(TargetDropReason.CollectorDeleted, left);
     this.deletedDrops += left;
+  }
+
+  targetsGone(ref: CollectorRef, keys: readonly string[]): void {
+    this.#collectors.get(refKey(ref))?.pool?.targetsGone?.(keys);
   }
 
   includesOf(ref: CollectorRef): IncludeSpec | undefined {

@@ -25,6 +25,7 @@ const DEFAULTS = {
     labelNameLengthLimit: 0,
     labelValueLengthLimit: 0,
   },
+  seriesBudget: { maxSeries: 0, policy: 'dropNew' },
   batch: { maxSamples: 1000, maxBytes: MiB },
   buffer: { maxBytes: 64 * MiB, policy: 'block' },
 };

@@ -23,6 +23,7 @@ interface RemoteWriteOutput {
   tls?: { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean };
   timeoutSeconds: number;
   maxSamplesPerSend: number;
+  staleMarkers: boolean;
 }
 // Each sink's own fields are pinned by its output-*.ts schema and its tests; here, the union.
 type OutputSpec =
@@ -46,11 +47,12 @@ interface ScrapeSpec {
   labelLimit: number;
   labelNameLengthLimit: number;
   labelValueLengthLimit: number;
+  targetSeries?: boolean;
   basicAuth?: { username: string; passwordFile: string };
   bearerTokenFile?: string;
 }
 interface BufferSpec { maxBytes: number; policy: 'block' | 'dropOldest' | 'dropNewest'; path?: string; spoolMaxBytes?: number; maxAgeSeconds?: number }
-interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; honorLabels: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; batch: { maxSamples: number; maxBytes: number }; buffer: BufferSpec }
+interface CollectorSpec { enabled: boolean; workers: number; bufferSize: number; encoder: 'json' | 'fluent' | 'statsd'; includeLabels: string[]; includeAnnotations: string[]; includeMetadata: boolean; honorLabels: boolean; filters: FilterConfig; output: OutputSpec; tls?: TlsSpec; scrape: ScrapeSpec; seriesBudget: { maxSeries: number; policy: 'dropNew' | 'failTarget' }; batch: { maxSamples: number; maxBytes: number }; buffer: BufferSpec }
 interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[] }
 interface StaticTarget { url: string; labels: Record<string, string> }
 interface DiscoverySpec { collector: CollectorRef[]; selector: LabelSelector; enabled: boolean; intervalSeconds: number; prefix: string; resources: { pods: boolean; services: boolean; endpoints: boolean }; static: StaticTarget[]; files: string[] }

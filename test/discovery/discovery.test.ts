@@ -8,7 +8,7 @@ import { FileSource } from '../../src/discovery/file-source.js';
 import { DiscoveryService, SPREAD_FRACTION, type CollectorState, type TargetQueue } from '../../src/discovery/service.js';
 import { StaticSource } from '../../src/discovery/source.js';
 import { StrataMetrics } from '../../src/telemetry/metrics.js';
-import { decodeTarget } from '../../src/discovery/target.js';
+import { decodeTarget, targetKey } from '../../src/discovery/target.js';
 
 function discovery(spec: string): Discovery {
   const { resources, errors } = parseResources(
@@ -229,4 +229,59 @@ describe('target files', () => {
       await expect(new FileSource(f).discover()).rejects.toThrow(err);
     });
   }
+});
+
+describe('targets discovery no longer lists', () => {
+  class GoneQueue extends FakeQueue {
+    gone: { ref: string; keys: string[] }[] = [];
+    targetsGone(ref: CollectorRef, keys: readonly string[]): void {
+      this.gone.push({ ref: `${ref.namespace}/${ref.name}`, keys: [...keys].sort() });
+    }
+  }
+  const key = (url: string, labels: Record<string, string> = {}): string => targetKey({ url, labels });
+
+  it('are told to each ready Collector after a complete run, by target key; a failing source says nothing is gone', async () => {
+    const q = new GoneQueue();
+    q.states.set('ns/a', 'ready');
+    q.states.set('ns/b', 'ready');
+    let list = [
+      { url: 'http://h:1/m', labels: { job: 'x' } },
+      { url: 'http://h:2/m', labels: {} },
+    ];
+    let fail = false;
+    const source = {
+      name: 'test',
+      discover: async () => {
+        if (fail) throw new Error('down');
+        return list;
+      },
+    };
+    const svc = new DiscoveryService(discovery('  collector: [{name: a}, {name: b}]\n  intervalSeconds: 60\n'), q, { sources: [source], spread: false });
+    await svc.runOnce(Date.now() + 1000);
+    expect(q.gone).toEqual([]);
+    list = [{ url: 'http://h:2/m', labels: {} }];
+    fail = true;
+    await svc.runOnce(Date.now() + 1000);
+    expect(q.gone).toEqual([]);
+    fail = false;
+    await svc.runOnce(Date.now() + 1000);
+    const gone = [key('http://h:1/m', { job: 'x' })];
+    expect(q.gone).toEqual([
+      { ref: 'ns/a', keys: gone },
+      { ref: 'ns/b', keys: gone },
+    ]);
+    // A replacement service carries what this one listed; retiring tells every target gone.
+    const next = new DiscoveryService(svc.resource, q, { sources: [{ name: 'none', discover: async () => [] }], listed: svc.listed });
+    await next.runOnce(Date.now() + 1000);
+    expect(q.gone.slice(2)).toEqual([
+      { ref: 'ns/a', keys: [key('http://h:2/m')] },
+      { ref: 'ns/b', keys: [key('http://h:2/m')] },
+    ]);
+    const last = new DiscoveryService(svc.resource, q, { sources: [source], listed: svc.listed });
+    last.retire();
+    expect(q.gone.slice(4)).toEqual([
+      { ref: 'ns/a', keys: [key('http://h:2/m')] },
+      { ref: 'ns/b', keys: [key('http://h:2/m')] },
+    ]);
+  });
 });

@@ -238,6 +238,13 @@ describe('strata run with output remoteWrite into Prometheus 2.42', () => {
     const want = new Set(withoutNaNQuantiles(linesOf(body, { env: 'e2e', job: 'demo', instance: `127.0.0.1:${demoPort}` })).keys());
     const plainKey = keyOf({ __name__: 'e2e_plain', kind: 'x', env: 'e2e', job: 'demo', instance: `127.0.0.1:${plain.port}` });
     want.add(plainKey);
+    // Prometheus' per-target series, on by default with remote write (the values are the test's
+    // business in remote-write-staleness.test.ts).
+    for (const port of [demoPort, String(plain.port)]) {
+      for (const name of ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_series_added']) {
+        want.add(keyOf({ __name__: name, env: 'e2e', job: 'demo', instance: `127.0.0.1:${port}` }));
+      }
+    }
     const r = receiver;
     const now = () => Date.now() / 1000;
     let got: Record<string, string>[] = [];
