@@ -45,13 +45,15 @@ describe('replacing collectors under load', () => {
     await waitFor(() => server.hits > 400, 20_000, 'steady scraping');
     await engine.stop();
     const st = statusOf(engine);
-    const d = (engine.status() as { discoveries: { status: { queued: number } }[] }).discoveries[0]?.status;
-    const { channel_full: channelFull, ...afterQueueing } = st.targetsDropped as Record<string, number>;
-    const droppedAfterQueueing = Object.values(afterQueueing).reduce((a, b) => a + b, 0);
+    const d = (engine.status() as { discoveries: { status: { queued: number; dropped: number } }[] }).discoveries[0]?.status;
+    const dropped = Object.values(st.targetsDropped as Record<string, number>).reduce((a, b) => a + b, 0);
+    // The discovery's drops are the records never queued (channel_full while queueing: counted
+    // by the Collector too); the rest were dropped after queueing: `stale`, or `channel_full`
+    // when a replaced channel's records did not fit the new one (a loaded machine).
+    const droppedAfterQueueing = dropped - (d?.dropped ?? 0);
     // Every queued record was taken or dropped and counted; every taken one was scraped once.
     expect(st.targetsTaken + droppedAfterQueueing).toBe(d?.queued);
     expect(server.hits).toBe(st.targetsTaken);
-    expect(channelFull).toBe(0);
     expect(st.totalSent).toBe(server.hits * 2);
     expect(st.totalErrors).toBe(0);
     expect(engine.reloads.applied).toBe(8);
