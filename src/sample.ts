@@ -35,24 +35,85 @@ export interface Sample {
   readonly value: number;
 }
 
+const NO_TAGS: Tags = Object.freeze({});
+
 /**
  * One output series: the flattened name, its tags (target tags merged under the sample's own
  * labels, keys sorted) and its type. Encoders may memoise their rendering of the series in
  * `memo`, tagged with `memoOwner` so two encoders never read each other's bytes.
+ *
+ * `tags` is read once per series by the encoders (to build their memo), not per sample. A series
+ * made with tags keeps them; one made without (`null`) has them built when read, by a subclass
+ * that knows where its labels are (the parser's `CacheEntry` decodes them from the series cache's
+ * bytes): then each read builds a new object, equal to the last.
  */
 export class Series {
   readonly name: string;
   readonly type: SampleType;
-  readonly tags: Tags;
   memoOwner: object | undefined = undefined;
   memo: unknown = undefined;
+  #tags: Tags | null;
 
-  constructor(name: string, type: SampleType, tags: Tags) {
+  constructor(name: string, type: SampleType, tags: Tags | null) {
     this.name = name;
     this.type = type;
-    this.tags = tags;
+    this.#tags = tags;
+  }
+
+  get tags(): Tags {
+    return this.#tags ?? this.decodeTags();
+  }
+
+  /** The tags of a series made without them (none, unless a subclass knows better). */
+  protected decodeTags(): Tags {
+    return NO_TAGS;
+  }
+
+  /**
+   * Where the tags of a series kept as bytes are (for an encoder that can write them from the
+   * bytes rather than from `tags`), or null: read `tags`. Valid until the next call of any series.
+   */
+  storedTags(): StoredTags | null {
+    return null;
   }
 }
+
+/**
+ * The sorted tags of a series kept as the bytes of its exposition (`name{labels}`), for encoders
+ * that write tags from those bytes. Tag `i` has key `keys[i]` and either the value bytes
+ * `buf[starts[i], ends[i])` as exposed (between the quotes, escapes as written: `\\`, `\"`,
+ * `\n` or any other kept as written; `flags[i]` has `STORED_ESCAPE` when a backslash occurs and
+ * `STORED_HIGH` when a byte ≥ 0x80 does, and the bytes are valid UTF-8) or, where
+ * `strings[i]` is not null, that string (a target tag, a canonical bucket or quantile bound).
+ */
+export class StoredTags {
+  buf: Uint8Array = new Uint8Array(0);
+  keys: readonly string[] = [];
+  starts: number[] = [];
+  ends: number[] = [];
+  flags: number[] = [];
+  strings: (string | null)[] = [];
+
+  reset(buf: Uint8Array, keys: readonly string[]): this {
+    this.buf = buf;
+    this.keys = keys;
+    return this;
+  }
+
+  setBytes(i: number, start: number, end: number, flags: number): void {
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.flags[i] = flags;
+    this.strings[i] = null;
+  }
+
+  setString(i: number, value: string): void {
+    this.strings[i] = value;
+  }
+}
+
+export const STORED_ESCAPE = 1;
+export const STORED_HIGH = 2;
 
 const INITIAL_CAPACITY = 1024;
 

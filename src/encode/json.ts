@@ -23,8 +23,9 @@
  *   non-integer 1e-6 ≤ |n| < 1e6 that is the double nearest to a decimal with at most 9
  *   fractional digits (0.123, 21.5) is written from that decimal, which is what `String` gives
  *   (see `writeDecimal`); any other number goes through `String(n)` (ASCII for finite numbers),
- *   and the series memo keeps the last such number and its text, so an unchanged one is not
- *   formatted again. A fuzz test checks all three against `String`.
+ *   and from then on that series' memo keeps the last such number and its text, so an unchanged
+ *   one is not formatted again (a series that never needs it keeps only its head). A fuzz test
+ *   checks all three against `String`.
  * - A line's length is known only once it is written: when a line takes the message past
  *   `maxBytes`, the message before it is sent and the line is moved to the start of the scratch
  *   buffer to begin the next one.
@@ -38,7 +39,7 @@
  *
  * Recovery: encoding cannot fail.
  */
-import { type SampleBatch, type Series, SampleType } from '../sample.js';
+import { type SampleBatch, type Series, SampleType, type StoredTags } from '../sample.js';
 import { type Encoder, EncoderKind, type MessageLimits, nonFiniteString } from './encoder.js';
 import { growScratch } from './scratch.js';
 
@@ -61,20 +62,27 @@ function quote(s: string): string {
 export const JSON_DEFAULT_MAX_SAMPLES = 1000;
 export const JSON_DEFAULT_MAX_BYTES = 1 << 20;
 
-/** This encoder's rendering of one series. */
-interface JsonMemo {
-  /**
-   * UTF-8 of `{"name":…,"tags":{…},"timestamp":`, held as a one-byte string of those bytes
-   * (char k = byte k) and written back with `latin1`: a `Buffer` per series costs a heap object
-   * and a share of a pool slab on top of its text, a one-byte string little more than its text
-   * (figures in docs/performance.md).
-   */
+/**
+ * This encoder's rendering of one series, in `series.memo`: the head alone (a string), or, once
+ * a number of the series needed `String` (see writeNumber), the head with that number's text.
+ * Most series never need it, and a string is all they keep: an object per series costs as much
+ * heap as a tenth of its head.
+ */
+type JsonMemo = string | NumberedHead;
+
+/**
+ * The head of a series, UTF-8 of `{"name":…,"tags":{…},"timestamp":`, is held as a one-byte
+ * string of those bytes (char k = byte k) and written back with `latin1`: a `Buffer` per series
+ * costs a heap object and a share of a pool slab on top of its text, a one-byte string little
+ * more than its text (figures in docs/performance.md).
+ */
+interface NumberedHead {
   readonly head: string;
-  /** UTF-8 of `,"type":"…","value":`. */
-  readonly mid: Uint8Array;
   /** The series' last number formatted with `String`, and its text (NaN before the first). */
   lastValue: number;
   lastText: string;
+  /** Set by writeNumber when it formatted a number with `String`. */
+  formatted: boolean;
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
@@ -100,6 +108,17 @@ const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => ZERO + (k & 1 ? (
 const MIDS = new Map<string, Uint8Array>(
   Object.values(SampleType).map((type) => [type, Buffer.from(`,"type":"${type}","value":`)]),
 );
+const MID_COUNTER = MIDS.get(SampleType.Counter) as Uint8Array;
+const MID_GAUGE = MIDS.get(SampleType.Gauge) as Uint8Array;
+const MID_HISTOGRAM = MIDS.get(SampleType.Histogram) as Uint8Array;
+
+/** `,"type":"<type>","value":` of `type` (the common ones without a map lookup). */
+function midOf(type: string): Uint8Array {
+  if (type === SampleType.Counter) return MID_COUNTER;
+  if (type === SampleType.Gauge) return MID_GAUGE;
+  if (type === SampleType.Histogram) return MID_HISTOGRAM;
+  return MIDS.get(type) ?? Buffer.from(`,"type":"${type}","value":`);
+}
 const NON_FINITE = {
   nan: Buffer.from(`"${nonFiniteString(Number.NaN)}"`),
   posInf: Buffer.from(`"${nonFiniteString(Number.POSITIVE_INFINITY)}"`),
@@ -117,8 +136,8 @@ export class JsonEncoder implements Encoder {
   #poolBytes = 0;
   readonly #pooled = new Set<ArrayBufferLike>();
   readonly #mine = new WeakSet<ArrayBufferLike>();
-  /** Number memo shared by series that are not memoised. */
-  readonly #transient: JsonMemo = { head: '', mid: new Uint8Array(0), lastValue: Number.NaN, lastText: '' };
+  /** Number memo of the series whose memo is a bare head (and of those not memoised). */
+  readonly #transient: NumberedHead = { head: '', lastValue: Number.NaN, lastText: '', formatted: false };
 
   constructor(options: JsonEncoderOptions = {}) {
     this.maxSamples = Math.max(1, options.maxSamples ?? JSON_DEFAULT_MAX_SAMPLES);
@@ -198,25 +217,27 @@ export class JsonEncoder implements Encoder {
         count = 0;
       }
       const start = pos;
-      let memo: JsonMemo;
-      let mid: Uint8Array;
+      let numbers = this.#transient;
+      const mid = midOf(s.type);
       if (this.memoise) {
-        memo = s.memoOwner === this ? (s.memo as JsonMemo) : this.#memoise(s);
-        const head = memo.head;
-        mid = memo.mid;
+        const memo = (s.memoOwner === this ? s.memo : this.#memoise(s)) as JsonMemo;
+        let head: string;
+        if (typeof memo === 'string') head = memo;
+        else {
+          head = memo.head;
+          numbers = memo;
+        }
         if (pos + head.length + mid.length + room > buf.length) buf = this.#grow(pos + head.length + mid.length + room);
         pos += buf.write(head, pos, 'latin1');
       } else {
-        memo = this.#transient;
         const head = renderHead(s);
-        mid = MIDS.get(s.type) ?? Buffer.from(`,"type":"${s.type}","value":`);
         const most = head.length * 3 + mid.length + room;
         if (pos + most > buf.length) buf = this.#grow(pos + most);
         pos += buf.write(head, pos, 'utf8');
       }
       const t = timestamps[i] as number;
       if (t === t) {
-        pos = writeNumber(buf, pos, t, memo);
+        pos = writeNumber(buf, pos, t, numbers);
       } else {
         buf.set(defaultTs, pos);
         pos += defaultTs.length;
@@ -225,7 +246,7 @@ export class JsonEncoder implements Encoder {
       pos += mid.length;
       const v = values[i] as number;
       if (v - v === 0) {
-        pos = writeNumber(buf, pos, v, memo);
+        pos = writeNumber(buf, pos, v, numbers);
       } else {
         // NaN - NaN, Inf - Inf and -Inf - -Inf are all NaN; any finite v - v is 0.
         const text = v === Number.POSITIVE_INFINITY ? NON_FINITE.posInf : v === Number.NEGATIVE_INFINITY ? NON_FINITE.negInf : NON_FINITE.nan;
@@ -234,6 +255,11 @@ export class JsonEncoder implements Encoder {
       }
       buf[pos++] = CLOSE;
       buf[pos++] = NEWLINE;
+      if (numbers.formatted) {
+        numbers.formatted = false;
+        // A number of this series needed `String`: from now on it keeps its own last one.
+        if (numbers === this.#transient && this.memoise) s.memo = { head: s.memo as string, lastValue: numbers.lastValue, lastText: numbers.lastText, formatted: false };
+      }
       if (pos > maxBytes && count > 0) {
         // This line takes the message past maxBytes: send the message before it, and start the
         // next message with it.
@@ -247,16 +273,12 @@ export class JsonEncoder implements Encoder {
     if (count > 0) emit(buf.subarray(0, pos), count);
   }
 
-  #memoise(series: Series): JsonMemo {
-    const memo: JsonMemo = {
-      head: Buffer.from(renderHead(series)).toString('latin1'),
-      mid: MIDS.get(series.type) ?? Buffer.from(`,"type":"${series.type}","value":`),
-      lastValue: Number.NaN,
-      lastText: '',
-    };
-    series.memo = memo;
+  #memoise(series: Series): string {
+    const stored = series.storedTags();
+    const head = (stored === null ? null : headFromStored(series.name, stored)) ?? Buffer.from(renderHead(series)).toString('latin1');
+    series.memo = head;
     series.memoOwner = this;
-    return memo;
+    return head;
   }
 
   /** A scratch buffer of at least `size` bytes holding the current one's contents. */
@@ -271,7 +293,7 @@ export class JsonEncoder implements Encoder {
  * integers and short decimals are written directly; other numbers go through `String`, with the
  * text of the series' last such number memoised.
  */
-function writeNumber(buf: Uint8Array, pos: number, x: number, memo: JsonMemo): number {
+function writeNumber(buf: Uint8Array, pos: number, x: number, memo: NumberedHead): number {
   if (x <= MAX_SAFE && x >= -MAX_SAFE && Math.floor(x) === x) return writeInteger(buf, pos, x);
   if ((x < 1e6 && x >= 1e-6) || (x > -1e6 && x <= -1e-6)) {
     const end = writeDecimal(buf, pos, x);
@@ -284,6 +306,7 @@ function writeNumber(buf: Uint8Array, pos: number, x: number, memo: JsonMemo): n
     text = String(x);
     memo.lastValue = x;
     memo.lastText = text;
+    memo.formatted = true;
   }
   for (let k = 0; k < text.length; k++) buf[pos++] = text.charCodeAt(k);
   return pos;
@@ -370,6 +393,76 @@ function renderHead(series: Series): string {
     first = false;
   }
   return `${head}},"timestamp":`;
+}
+
+/** JSON text (`"…"`) of names and keys, as UTF-8; bounded, starts over when full. */
+const QUOTED = new Map<string, Buffer>();
+const MAX_QUOTED = 4096;
+let headScratch = Buffer.allocUnsafe(4096);
+
+function quoted(s: string): Buffer {
+  let q = QUOTED.get(s);
+  if (q === undefined) {
+    if (QUOTED.size >= MAX_QUOTED) QUOTED.clear();
+    q = Buffer.from(quote(s));
+    QUOTED.set(s, q);
+  }
+  return q;
+}
+
+/**
+ * `renderHead` of a series whose tags are kept as bytes, as a one-byte string of its UTF-8,
+ * written from those bytes: a label value's escapes as exposed (`\\`, `\"`, `\n`) are the JSON
+ * escapes of the characters they stand for, and its other bytes are valid UTF-8, so the bytes
+ * between its quotes are its JSON text unless they hold a control character or another escape
+ * (kept as written, so a backslash JSON must escape): then null, and the caller renders from
+ * `tags`.
+ */
+function headFromStored(name: string, st: StoredTags): string | null {
+  const { buf: src, keys, starts, ends, strings } = st;
+  const n = keys.length;
+  const q = quoted(name);
+  let need = q.length + 32;
+  for (let i = 0; i < n; i++) {
+    const v = strings[i];
+    need += quoted(keys[i] as string).length + 4 + (v === null || v === undefined ? (ends[i] as number) - (starts[i] as number) : 6 * v.length);
+  }
+  if (need > headScratch.length) headScratch = Buffer.allocUnsafe(Math.max(need, headScratch.length * 2));
+  const buf = headScratch;
+  let pos = buf.write('{"name":', 0, 'latin1');
+  buf.set(q, pos);
+  pos += q.length;
+  pos += buf.write(',"tags":{', pos, 'latin1');
+  for (let i = 0; i < n; i++) {
+    if (i > 0) buf[pos++] = 0x2c;
+    const k = quoted(keys[i] as string);
+    buf.set(k, pos);
+    pos += k.length;
+    buf[pos++] = 0x3a;
+    const v = strings[i];
+    if (v !== null && v !== undefined) {
+      pos += buf.write(quote(v), pos, 'utf8');
+      continue;
+    }
+    buf[pos++] = 0x22;
+    const end = ends[i] as number;
+    for (let j = starts[i] as number; j < end; j++) {
+      const c = src[j] as number;
+      if (c < 0x20) return null;
+      if (c === 0x5c) {
+        const d = src[j + 1] as number;
+        if (d !== 0x5c && d !== 0x22 && d !== 0x6e) return null;
+        buf[pos++] = c;
+        buf[pos++] = d;
+        j++;
+        continue;
+      }
+      buf[pos++] = c;
+    }
+    buf[pos++] = 0x22;
+  }
+  pos += buf.write('},"timestamp":', pos, 'latin1');
+  return buf.toString('latin1', 0, pos);
 }
 
 /** A message of its own, copied out of the scratch buffer. */

@@ -12,6 +12,11 @@
  * buffer is (`forgetPrevious()` when a new region starts), and a name resolution only while the
  * TYPE lines it read still hold (`typesChanged()`, `NameResolution.validIn`).
  *
+ * A series the cache records gets no tag object when nothing needs its values now (no series
+ * filter deciding on them, no label limits): its entry decodes its tags from the cache's bytes
+ * when they are read (CacheEntry, `TagShape.tagsFrom`), so a new series costs one object and a
+ * check of its values, not a string per value.
+ *
  * Canonical float form of `bucket` and `quantile` tags is Go's `%v`: `1.0` and `1e0` become `1`,
  * `+Inf` stays `+Inf` (float.ts).
  *
@@ -32,7 +37,7 @@ import { latin1 } from './chars.js';
 import { type NameResolution, resolveFamily } from './family-typing.js';
 import { formatGoFloat, parseFloatBytes } from './float.js';
 import { type ActiveLabelLimits, exceedsBytes, quoteCapped } from './label-limits.js';
-import { decodeLabelValue, type LabelValueTable, THREAD_LABEL_VALUES } from './label-values.js';
+import { checkLabelValueUtf8, decodeLabelValue, type LabelValueTable, THREAD_LABEL_VALUES } from './label-values.js';
 import { CacheEntry, SampleRole, type SeriesCache } from './series-cache.js';
 import { L_HIGH, type SeriesSyntax } from './series-syntax.js';
 import { buildTagShape, type TagShape } from './tag-shape.js';
@@ -76,14 +81,20 @@ export class Flattener {
   #pValues: string[] = [];
   #names: string[] = [];
   #values: string[] = [];
+  /** Whether #pValues holds the previous line's values (a line resolved lazily decodes none). */
+  #pValuesValid = false;
   readonly #vals: string[] = [];
   #shape: TagShape | null = null;
   readonly #resolutions = new Map<string, NameResolution>();
   readonly #canonical = new Map<string, string>();
   readonly #filter: SeriesFilter | null;
   readonly #limits: ActiveLabelLimits | null;
-  /** Where label values are interned: the thread's table unless the creator gives another. */
-  readonly #labelValues: LabelValueTable;
+  /**
+   * Where label values are interned: the thread's table unless the creator gives another; none
+   * when the cache keeps nothing (the values die with the scrape's samples, so sharing them
+   * would only cost a lookup each).
+   */
+  readonly #labelValues: LabelValueTable | null;
 
   /** A sample's own label wins over a target tag (true), or the target's does (false). */
   readonly #honorLabels: boolean;
@@ -103,7 +114,7 @@ export class Flattener {
     this.#target = targetTags;
     this.#filter = filter;
     this.#limits = limits;
-    this.#labelValues = labelValues;
+    this.#labelValues = cache.enabled ? labelValues : null;
   }
 
   /** Starts a scrape. */
@@ -128,7 +139,12 @@ export class Flattener {
     this.#pCount = 0;
   }
 
-  /** Resolves a fully parsed series line into a cache entry (not recorded). */
+  /**
+   * Resolves a fully parsed series line into a cache entry (not recorded). When the cache will
+   * record it and neither a series filter nor label limits need the values, the entry keeps no
+   * tags (it decodes them from the cache's bytes when asked, see CacheEntry): the values are only
+   * checked here (UTF-8, and the bound of a bucket or quantile), not made into strings.
+   */
   resolve(buf: Uint8Array, syn: SeriesSyntax, lineNo: number): CacheEntry {
     const res = this.#resolveName(buf, syn);
     const labels = syn.labels;
@@ -137,16 +153,12 @@ export class Flattener {
     const pLabels = this.#pLabels;
     const pCount = this.#pCount;
     const names = this.#names;
-    const values = this.#values;
     let namesReused = pBuf !== null;
     for (let l = 0; l < n; l++) {
       const k = l * 5;
       const ns = labels[k] as number;
       const ne = labels[k + 1] as number;
-      const vs = labels[k + 2] as number;
-      const ve = labels[k + 3] as number;
       let name: string;
-      let value: string;
       if (pBuf !== null && l < pCount) {
         const pns = pLabels[k] as number;
         const pne = pLabels[k + 1] as number;
@@ -155,36 +167,59 @@ export class Flattener {
           name = latin1(buf, ns, ne);
           namesReused = false;
         }
-        const pvs = pLabels[k + 2] as number;
-        const pve = pLabels[k + 3] as number;
-        value =
-          pve - pvs === ve - vs && sameBytes(buf, vs, pBuf, pvs, ve - vs)
-            ? (this.#pValues[l] as string)
-            : decodeLabelValue(buf, vs, ve, labels[k + 4] as number, name, lineNo, this.#labelValues);
       } else {
         name = latin1(buf, ns, ne);
-        value = decodeLabelValue(buf, vs, ve, labels[k + 4] as number, name, lineNo, this.#labelValues);
         namesReused = false;
       }
       names[l] = name;
-      values[l] = value;
+      if ((labels[k + 4] as number) & L_HIGH) checkLabelValueUtf8(buf, labels[k + 2] as number, labels[k + 3] as number, name, lineNo);
     }
-    // Remember this line for the next one.
-    this.#pBuf = buf;
-    for (let k = 0; k < n * 5; k++) pLabels[k] = labels[k] as number;
     let shape = res.shape;
     if (shape === null || shape.labelCount !== n || !(namesReused && shape === this.#shape) && !sameNames(shape.names, names, n)) {
       shape = buildTagShape(res, names, n, lineNo, this.#target, this.#filter, this.#limits?.nameLength ?? 0, this.#honorLabels);
       res.shape = shape;
     }
+    const lazy = shape.plan === null && this.#limits === null && this.#cache.accepting;
+    const values = this.#values;
+    if (!lazy) {
+      const pValues = this.#pValuesValid ? this.#pValues : null;
+      for (let l = 0; l < n; l++) {
+        const k = l * 5;
+        const vs = labels[k + 2] as number;
+        const ve = labels[k + 3] as number;
+        if (pValues !== null && l < pCount) {
+          const pvs = pLabels[k + 2] as number;
+          const pve = pLabels[k + 3] as number;
+          if (pve - pvs === ve - vs && sameBytes(buf, vs, pBuf as Uint8Array, pvs, ve - vs)) {
+            values[l] = pValues[l] as string;
+            continue;
+          }
+        }
+        values[l] = decodeLabelValue(buf, vs, ve, labels[k + 4] as number, names[l] as string, lineNo, this.#labelValues);
+      }
+    }
+    // Remember this line for the next one.
+    this.#pBuf = buf;
+    for (let k = 0; k < n * 5; k++) pLabels[k] = labels[k] as number;
     this.#pCount = n;
     this.#names = this.#pNames;
     this.#pNames = names;
     this.#values = this.#pValues;
     this.#pValues = values;
+    this.#pValuesValid = !lazy;
 
     this.#shape = shape;
     const out = shape.res;
+    if (lazy) {
+      const r = shape.renameIdx;
+      if (r >= 0) {
+        // Checked now (a bound that is not a float fails the scrape); the tag is made when read.
+        const k = r * 5;
+        const text = decodeLabelValue(buf, labels[k + 2] as number, labels[k + 3] as number, labels[k + 4] as number, names[r] as string, lineNo, null);
+        this.#canonicalFloat(text, res.renameLabel as string, res.name, (labels[k + 4] as number) & L_HIGH, lineNo);
+      }
+      return new CacheEntry(out.outName, out.type, null, shape.role, out, -1, shape);
+    }
     const vals = this.#vals;
     for (let l = 0; l < n; l++) vals[l] = values[l] as string;
     const target = this.#target;

@@ -56,7 +56,8 @@ export const THREAD_LABEL_VALUES = new LabelValueTable();
 
 /**
  * The value of label `name` in `buf[vs, ve)` (without the quotes), unescaped and interned in
- * `table`. `flags` are the label's flags from series-syntax.ts.
+ * `table` (null: not interned, for values that are read and dropped). `flags` are the label's
+ * flags from series-syntax.ts.
  */
 export function decodeLabelValue(
   buf: Uint8Array,
@@ -65,18 +66,24 @@ export function decodeLabelValue(
   flags: number,
   name: string,
   lineNo: number,
-  table: LabelValueTable,
+  table: LabelValueTable | null,
 ): string {
   let value: string;
   if (flags & L_HIGH) {
-    if (!isUtf8(buf.subarray(vs, ve))) {
-      throw new ParseError(lineNo, `value of label "${name}" is not valid UTF-8: ${quote(buf, vs, ve)}`);
-    }
+    checkLabelValueUtf8(buf, vs, ve, name, lineNo);
     value = Buffer.from(buf.buffer, buf.byteOffset + vs, ve - vs).toString('utf8');
   } else {
     value = latin1(buf, vs, ve);
   }
-  return table.intern(flags & L_ESCAPE ? unescapeLabelValue(value) : value);
+  if (flags & L_ESCAPE) value = unescapeLabelValue(value);
+  return table === null ? value : table.intern(value);
+}
+
+/** Throws unless the label value `buf[vs, ve)` of label `name` is valid UTF-8. */
+export function checkLabelValueUtf8(buf: Uint8Array, vs: number, ve: number, name: string, lineNo: number): void {
+  if (!isUtf8(buf.subarray(vs, ve))) {
+    throw new ParseError(lineNo, `value of label "${name}" is not valid UTF-8: ${quote(buf, vs, ve)}`);
+  }
 }
 
 /** `\\` → `\`, `\"` → `"`, `\n` → newline; any other escape is kept as written. */

@@ -11,6 +11,12 @@
  * (a series appeared or vanished), a hash index over the previous scrape's series is built once
  * and the prediction re-synchronises on the match it finds.
  *
+ * The arena is a list of blocks (`BLOCK_BYTES`, or one series' length when longer), each filled
+ * once and never written again: growing never copies, and an entry may point at its bytes in a
+ * block (its tags are decoded from them when read: CacheEntry) for as long as it lives, whatever
+ * the cache does later. Compaction copies the live series into new blocks and re-points their
+ * entries; the old blocks go when no entry points into them any more.
+ *
  * Invariants:
  * - Only series that passed full validation are recorded, so a hit proves the bytes are valid.
  * - The type a series got depends on the TYPE lines seen before it in the same scrape. Each
@@ -24,11 +30,13 @@
  * - What a series became depends on the target tags, the series filter and the label limits it
  *   was resolved under: the parser folds all three into the key given to `begin`, and a new key
  *   empties the cache, so a decision stored on an entry always holds.
- * Memory: one arena per target of about its series' bytes (values, timestamps and comments are
- * not kept), compacted when series that vanished take more than the live ones, plus one entry
+ * - A block's bytes, once written, never change.
+ * Memory: blocks of about the target's series' bytes (values, timestamps and comments are not
+ * kept), compacted when series that vanished take half as much as the live ones, plus one entry
  * per series. The scrape body is never referenced after the scrape.
  */
-import { Series, type SampleType, type Tags } from '../sample.js';
+import { Series, type SampleType, type StoredTags, type Tags } from '../sample.js';
+import type { TagShape } from './tag-shape.js';
 
 /** What a TYPE line declared for a metric family in a given scrape. */
 export class FamilyRecord {
@@ -61,27 +69,83 @@ export interface TypeResolution {
  * allocates one per series), how they are treated, and what its type was resolved against.
  * A series a series filter dropped has role `Filtered`, no tags, and in `filteredBy` the
  * filter's counter slot its samples are credited to (-1 for every other series).
+ *
+ * Tags: an entry made with its tags keeps them. One made with a `TagShape` and no tags keeps
+ * none: the cache that records it points it at its bytes in an arena block (`place`), and its
+ * tags are decoded from them when read (`Series.tags`). Blocks never change, so the bytes stay
+ * right after the series vanished, the scrape failed or the cache was emptied. The one-slot memo
+ * below spares a caller that reads `tags` several times over
+ * (`for (k of Object.keys(s.tags)) s.tags[k]`) a decode per read.
  */
 export class CacheEntry extends Series {
   readonly role: SampleRole;
   readonly resolution: TypeResolution;
   readonly filteredBy: number;
+  readonly #shape: TagShape | null;
+  /** The block holding the series' bytes at [#start, #end) (null until placed). */
+  #block: Uint8Array | null = null;
+  #start = 0;
+  #end = 0;
 
-  constructor(name: string, type: SampleType, tags: Tags, role: SampleRole, resolution: TypeResolution, filteredBy = -1) {
+  constructor(
+    name: string,
+    type: SampleType,
+    tags: Tags | null,
+    role: SampleRole,
+    resolution: TypeResolution,
+    filteredBy = -1,
+    shape: TagShape | null = null,
+  ) {
     super(name, type, tags);
     this.role = role;
     this.resolution = resolution;
     this.filteredBy = filteredBy;
+    this.#shape = tags === null ? shape : null;
   }
 
   /** True when the TYPE declarations this entry was resolved against still hold in `epoch`. */
   validIn(epoch: number): boolean {
     return this.resolution.validIn(epoch);
   }
+
+  /** Whether the tags are decoded from bytes the entry has yet to be given (`place`). */
+  get needsBytes(): boolean {
+    return this.#shape !== null && this.#block === null;
+  }
+
+  /** The series' bytes are `block[start, end)` (set when recorded, and by compaction). */
+  place(block: Uint8Array, start: number, end: number): void {
+    if (this.#shape === null) return;
+    this.#block = block;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  override storedTags(): StoredTags | null {
+    const shape = this.#shape;
+    const block = this.#block;
+    return shape === null || block === null ? null : shape.storedTags(block, this.#start, this.#end);
+  }
+
+  protected override decodeTags(): Tags {
+    if (lastDecoded === this) return lastTags;
+    const shape = this.#shape;
+    const block = this.#block;
+    if (shape === null || block === null) return super.decodeTags();
+    const tags = shape.tagsFrom(block, this.#start, this.#end);
+    lastDecoded = this;
+    lastTags = tags;
+    return tags;
+  }
 }
 
-/** The series of one scrape, by ordinal: where their bytes are in the arena, and their entries. */
+/** The last entry whose tags were decoded, and them (see CacheEntry). */
+let lastDecoded: CacheEntry | null = null;
+let lastTags: Tags = Object.freeze({});
+
+/** The series of one scrape, by ordinal: where their bytes are (block, offsets), and their entries. */
 class Ordinals {
+  blocks = new Int32Array(256);
   starts = new Int32Array(256);
   ends = new Int32Array(256);
   entries: CacheEntry[] = [];
@@ -94,16 +158,14 @@ class Ordinals {
     this.bytes = 0;
   }
 
-  add(start: number, end: number, entry: CacheEntry): void {
+  add(block: number, start: number, end: number, entry: CacheEntry): void {
     const k = this.count;
     if (k === this.starts.length) {
-      const s = new Int32Array(k * 2);
-      s.set(this.starts);
-      this.starts = s;
-      const e = new Int32Array(k * 2);
-      e.set(this.ends);
-      this.ends = e;
+      this.blocks = grown(this.blocks, k * 2);
+      this.starts = grown(this.starts, k * 2);
+      this.ends = grown(this.ends, k * 2);
     }
+    this.blocks[k] = block;
     this.starts[k] = start;
     this.ends[k] = end;
     this.entries[k] = entry;
@@ -117,8 +179,20 @@ class Ordinals {
   }
 }
 
+function grown(a: Int32Array, size: number) {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
+}
+
 /** Arena slack: below this much waste, no compaction. */
 const ARENA_SLACK = 64 * 1024;
+/**
+ * Size of an arena block. Small enough that the allocator serves it from memory it reuses (not a
+ * fresh mapping, whose pages fault in one by one), large enough that the tail left unused when a
+ * series does not fit is a small share.
+ */
+const BLOCK_BYTES = 64 * 1024;
 
 export interface SeriesCacheOptions {
   /** Most series remembered per target; beyond it series are parsed uncached. Default 500,000. */
@@ -132,6 +206,8 @@ function hashBytes(buf: Uint8Array, start: number, end: number): number {
   return Math.imul(h, 0x45d9f3b) >>> 0;
 }
 
+const NO_BLOCK = Buffer.alloc(0);
+
 export class SeriesCache {
   readonly maxSeries: number;
   /** Metric family name → its TYPE record. */
@@ -142,11 +218,17 @@ export class SeriesCache {
   tagsKey = '';
   #prev = new Ordinals();
   #cur = new Ordinals();
-  /** Series bytes of #prev (and of the series #cur added so far), each stored once. */
-  #arena: Buffer = Buffer.allocUnsafeSlow(0);
-  #arenaLen = 0;
+  /** Blocks holding the series bytes of #prev (and of the series #cur added so far). */
+  #blocks: Buffer[] = [];
+  /** Bytes of all blocks, and bytes written into them. */
+  #blockBytes = 0;
+  #written = 0;
+  /** The block being filled (the last of #blocks), and how much of it is used. */
+  #block: Buffer = NO_BLOCK;
+  #blockLen = 0;
   /** The entry of the last lookup hit and where its bytes are: record() reuses them. */
   #hit: CacheEntry | undefined = undefined;
+  #hitBlock = 0;
   #hitStart = 0;
   #hitEnd = 0;
   /** Open-addressing index over #prev (ordinal + 1, 0 = empty); built on the first miss. */
@@ -165,9 +247,9 @@ export class SeriesCache {
     return this.#prev.count;
   }
 
-  /** Bytes the cache holds for series bytes (its arena's size). */
+  /** Bytes the cache holds for series bytes (its arena blocks' sizes). */
   get arenaBytes(): number {
-    return this.#arena.length;
+    return this.#blockBytes;
   }
 
   /** Whether this cache records series at all (`maxSeries` > 0). */
@@ -175,12 +257,17 @@ export class SeriesCache {
     return this.maxSeries > 0;
   }
 
+  /** Whether the next series resolved would be recorded (so its entry may decode its tags from the arena). */
+  get accepting(): boolean {
+    return this.#cur.count < this.maxSeries;
+  }
+
   /** Starts a scrape; returns its epoch. */
   begin(tagsKey: string): number {
     if (tagsKey !== this.tagsKey) {
       this.#prev.reset();
       this.#prev.trim();
-      this.#arenaLen = 0;
+      this.#dropBlocks();
       this.tagsKey = tagsKey;
     }
     if (this.families.size > Math.max(this.maxSeries, 10_000)) this.families.clear();
@@ -214,12 +301,13 @@ export class SeriesCache {
     const prev = this.#prev;
     if (prev.count === 0) return undefined;
     const len = end - start;
-    const arena = this.#arena;
+    const blocks = this.#blocks;
     const j = this.#cur.count + this.#shift;
     if (j >= 0 && j < prev.count) {
       const ps = prev.starts[j] as number;
       const pe = prev.ends[j] as number;
-      if (pe - ps === len && buf.compare(arena, ps, pe, start, end) === 0) return this.#hitAt(ps, pe, prev.entries[j] as CacheEntry);
+      const pb = prev.blocks[j] as number;
+      if (pe - ps === len && buf.compare(blocks[pb] as Buffer, ps, pe, start, end) === 0) return this.#hitAt(pb, ps, pe, prev.entries[j] as CacheEntry);
     }
     let index = this.#index;
     if (index === null) index = this.#buildIndex();
@@ -230,15 +318,17 @@ export class SeriesCache {
       const o = slot - 1;
       const ps = prev.starts[o] as number;
       const pe = prev.ends[o] as number;
-      if (pe - ps === len && buf.compare(arena, ps, pe, start, end) === 0) {
+      const pb = prev.blocks[o] as number;
+      if (pe - ps === len && buf.compare(blocks[pb] as Buffer, ps, pe, start, end) === 0) {
         this.#shift = o - this.#cur.count;
-        return this.#hitAt(ps, pe, prev.entries[o] as CacheEntry);
+        return this.#hitAt(pb, ps, pe, prev.entries[o] as CacheEntry);
       }
     }
   }
 
-  #hitAt(start: number, end: number, entry: CacheEntry): CacheEntry {
+  #hitAt(block: number, start: number, end: number, entry: CacheEntry): CacheEntry {
     this.#hit = entry;
+    this.#hitBlock = block;
     this.#hitStart = start;
     this.#hitEnd = end;
     return entry;
@@ -253,40 +343,65 @@ export class SeriesCache {
     if (cur.count >= this.maxSeries) return;
     if (entry === this.#hit) {
       this.#hit = undefined;
-      cur.add(this.#hitStart, this.#hitEnd, entry);
+      cur.add(this.#hitBlock, this.#hitStart, this.#hitEnd, entry);
       return;
     }
     const n = end - start;
-    const at = this.#arenaLen;
-    if (at + n > this.#arena.length) this.#resize(Math.max(at + n, (this.#arena.length * 1.5) | 0, 4096), false);
-    this.#regionBuf.copy(this.#arena, at, start, end);
-    this.#arenaLen = at + n;
-    cur.add(at, at + n, entry);
+    let at = this.#blockLen;
+    if (at + n > this.#block.length) {
+      this.#newBlock(n);
+      at = 0;
+    }
+    const block = this.#block;
+    // `set` of a view: Buffer#copy makes a view of its own per call, and costs more.
+    block.set(this.#regionBuf.subarray(start, end), at);
+    this.#blockLen = at + n;
+    this.#written += n;
+    cur.add(this.#blocks.length - 1, at, at + n, entry);
+    if (entry.needsBytes) entry.place(block, at, at + n);
   }
 
-  /**
-   * A new arena of `size` bytes. With `compact`, it holds only #prev's series (in ordinal order,
-   * #prev's offsets rewritten); otherwise everything stored so far, at the same offsets.
-   */
-  #resize(size: number, compact: boolean): void {
-    const old = this.#arena;
-    const arena = Buffer.allocUnsafeSlow(size);
-    if (!compact) {
-      old.copy(arena, 0, 0, this.#arenaLen);
-    } else {
-      const prev = this.#prev;
-      let at = 0;
-      for (let k = 0; k < prev.count; k++) {
-        const s = prev.starts[k] as number;
-        const e = prev.ends[k] as number;
-        old.copy(arena, at, s, e);
-        prev.starts[k] = at;
-        at += e - s;
-        prev.ends[k] = at;
+  /** Starts a new block with room for at least `n` bytes. */
+  #newBlock(n: number): void {
+    const block = Buffer.allocUnsafeSlow(Math.max(BLOCK_BYTES, n));
+    this.#blocks.push(block);
+    this.#blockBytes += block.length;
+    this.#block = block;
+    this.#blockLen = 0;
+  }
+
+  /** Forgets every block (entries placed in them keep them for as long as they live). */
+  #dropBlocks(): void {
+    this.#blocks = [];
+    this.#blockBytes = 0;
+    this.#written = 0;
+    this.#block = NO_BLOCK;
+    this.#blockLen = 0;
+  }
+
+  /** Copies #prev's series into new blocks, in ordinal order, and points #prev and the entries at them. */
+  #compact(): void {
+    const old = this.#blocks;
+    const prev = this.#prev;
+    this.#dropBlocks();
+    for (let k = 0; k < prev.count; k++) {
+      const s = prev.starts[k] as number;
+      const e = prev.ends[k] as number;
+      const n = e - s;
+      let at = this.#blockLen;
+      if (at + n > this.#block.length) {
+        this.#newBlock(n);
+        at = 0;
       }
-      this.#arenaLen = at;
+      const block = this.#block;
+      block.set((old[prev.blocks[k] as number] as Buffer).subarray(s, e), at);
+      this.#blockLen = at + n;
+      this.#written += n;
+      prev.blocks[k] = this.#blocks.length - 1;
+      prev.starts[k] = at;
+      prev.ends[k] = at + n;
+      (prev.entries[k] as CacheEntry).place(block, at, at + n);
     }
-    this.#arena = arena;
   }
 
   /** Ends a successful scrape: its series become the ones the next scrape is checked against. */
@@ -301,12 +416,10 @@ export class SeriesCache {
     this.#cur.reset();
     this.#index = null;
     this.#hit = undefined;
-    // Series that vanished (or a failed scrape's new ones) leave dead bytes; an arena much
-    // larger than the live series is rebuilt from them.
-    const live = done.bytes;
-    if (this.#arenaLen > 2 * live + ARENA_SLACK || this.#arena.length > 1.5 * live + 2 * ARENA_SLACK) {
-      this.#resize(live + (live >> 3) + ARENA_SLACK, true);
-    }
+    // Series that vanished (or a failed scrape's new ones) leave dead bytes; blocks holding half
+    // as much again as the live series are rebuilt from them (under churn, every few scrapes: a
+    // copy of the live bytes, for a quarter of them less held on average).
+    if (this.#written > done.bytes + (done.bytes >> 1) + ARENA_SLACK) this.#compact();
   }
 
   /** Ends a failed scrape: the previous scrape's series stay. */
@@ -323,8 +436,7 @@ export class SeriesCache {
     this.#prev.trim();
     this.#cur.reset();
     this.#cur.trim();
-    this.#arena = Buffer.allocUnsafeSlow(0);
-    this.#arenaLen = 0;
+    this.#dropBlocks();
     this.#hit = undefined;
     this.#index = null;
     this.families.clear();
@@ -336,8 +448,9 @@ export class SeriesCache {
     while (size < prev.count * 2) size *= 2;
     const index = new Int32Array(size);
     const mask = size - 1;
+    const blocks = this.#blocks;
     for (let o = 0; o < prev.count; o++) {
-      let i = hashBytes(this.#arena, prev.starts[o] as number, prev.ends[o] as number) & mask;
+      let i = hashBytes(blocks[prev.blocks[o] as number] as Buffer, prev.starts[o] as number, prev.ends[o] as number) & mask;
       while (index[i] !== 0) i = (i + 1) & mask;
       index[i] = o + 1;
     }

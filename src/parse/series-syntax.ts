@@ -13,6 +13,7 @@
  * Errors name the line, what was expected and quote the offending bytes.
  */
 import { ParseError, quote } from '../errors.js';
+import { STORED_ESCAPE, STORED_HIGH } from '../sample.js';
 import {
   BACKSLASH,
   C_BLANK,
@@ -29,9 +30,9 @@ import {
   RBRACE,
 } from './chars.js';
 
-/** Label flags in `SeriesSyntax.labels`. */
-export const L_ESCAPE = 1;
-export const L_HIGH = 2;
+/** Label flags in `SeriesSyntax.labels` (the flags `StoredTags` hands on, so the same bits). */
+export const L_ESCAPE = STORED_ESCAPE;
+export const L_HIGH = STORED_HIGH;
 
 /** Offsets of one parsed sample line. Reused between lines; valid until the next parse. */
 export class SeriesSyntax {
@@ -111,6 +112,20 @@ export function parseSeriesSyntax(
     return;
   }
   err(lineNo, 'unexpected text after the timestamp', buf, i, le);
+}
+
+/**
+ * Reads back the bytes of a series that `parseSeriesSyntax` accepted (`name`, optional blanks,
+ * optional `{labels}`: the `[nameStart, seriesEnd)` it set) into `out`'s name and labels.
+ */
+export function parseStoredSeries(buf: Uint8Array, start: number, end: number, out: SeriesSyntax): void {
+  let i = start + 1;
+  while (i < end && (CHAR[buf[i] as number] as number) & C_NAME) i++;
+  out.nameStart = start;
+  out.nameEnd = i;
+  out.labelCount = 0;
+  while (i < end && blank(buf[i])) i++;
+  out.seriesEnd = i < end && buf[i] === LBRACE ? parseLabels(buf, i + 1, end, 0, out) : out.nameEnd;
 }
 
 /** Parses labels after `{`; returns the offset just past `}`. */

@@ -2,7 +2,8 @@
 /**
  * Tag shapes: the tag layout of a series line, worked out once per distinct layout (metric
  * name resolution plus label names in line order) and then used to build the tag object of
- * every new series with that layout.
+ * every new series with that layout, from its values or, later, from its bytes as the series
+ * cache keeps them (`tagsFrom`, `storedTags`).
  *
  * Layout: a series' values are laid out as [labels in line order…, unshadowed target tags…]
  * ("vals"). `order` lists, in key order, the indexes into vals of the tags kept (`dropLabels`
@@ -22,8 +23,17 @@
  */
 import { ParseError } from '../errors.js';
 import type { SeriesFilter } from '../filter/series.js';
+import { StoredTags, type Tags } from '../sample.js';
 import type { NameResolution } from './family-typing.js';
+import { formatGoFloat, parseFloatBytes } from './float.js';
+import { decodeLabelValue } from './label-values.js';
 import { SampleRole } from './series-cache.js';
+import { parseStoredSeries, SeriesSyntax } from './series-syntax.js';
+
+/** Scratch of `tagsFrom` and `storedTags` (one per thread; each runs start to end without yielding). */
+const STORED = new SeriesSyntax();
+const STORED_VALS: string[] = [];
+const STORED_TAGS = new StoredTags();
 
 /** The tag layout of a line (see the header). */
 export class TagShape {
@@ -50,12 +60,60 @@ export class TagShape {
     readonly plan: Int32Array | null,
     /** Set when a kept label name is over the name length limit: that name. */
     readonly longName: string | null,
+    /** The target tags as sorted pairs (what `targetIdx` points into). */
+    readonly target: readonly string[] = [],
   ) {
     this.#protoKey = keys.includes('__proto__');
   }
 
   get labelCount(): number {
     return this.names.length;
+  }
+
+  /**
+   * The tag object of the series whose bytes (`name{labels}` as exposed, already validated and
+   * resolved to this shape) are `buf[start, end)`: what `tags(vals)` gave when it was resolved.
+   */
+  tagsFrom(buf: Uint8Array, start: number, end: number): Tags {
+    const syn = STORED;
+    parseStoredSeries(buf, start, end, syn);
+    const labels = syn.labels;
+    const n = syn.labelCount;
+    const vals = STORED_VALS;
+    for (let l = 0; l < n; l++) {
+      const k = l * 5;
+      const vs = labels[k + 2] as number;
+      const ve = labels[k + 3] as number;
+      vals[l] =
+        l === this.renameIdx
+          ? formatGoFloat(parseFloatBytes(buf, vs, ve) as number)
+          : decodeLabelValue(buf, vs, ve, labels[k + 4] as number, this.names[l] as string, 0, null);
+    }
+    const extra = this.targetIdx;
+    for (let t = 0; t < extra.length; t++) vals[n + t] = this.target[(extra[t] as number) + 1] as string;
+    const tags = this.tags(vals);
+    vals.length = 0;
+    return tags;
+  }
+
+  /**
+   * Where the sorted tags of the series whose bytes are `buf[start, end)` are (see `tagsFrom`):
+   * a scratch valid until the next call.
+   */
+  storedTags(buf: Uint8Array, start: number, end: number): StoredTags {
+    const syn = STORED;
+    parseStoredSeries(buf, start, end, syn);
+    const labels = syn.labels;
+    const n = syn.labelCount;
+    const out = STORED_TAGS.reset(buf, this.keys);
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i] as number;
+      if (at >= n) out.setString(i, this.target[(this.targetIdx[at - n] as number) + 1] as string);
+      else if (at === this.renameIdx) out.setString(i, formatGoFloat(parseFloatBytes(buf, labels[at * 5 + 2] as number, labels[at * 5 + 3] as number) as number));
+      else out.setBytes(i, labels[at * 5 + 2] as number, labels[at * 5 + 3] as number, labels[at * 5 + 4] as number);
+    }
+    return out;
   }
 
   /** The tag object of a series whose values are `vals`. */
@@ -155,7 +213,7 @@ export function buildTagShape(
       }
     }
   }
-  return new TagShape(names.slice(0, n), out, role, renameIdx, Int32Array.from(targetIdx), order, sorted, valNames, plan, longName);
+  return new TagShape(names.slice(0, n), out, role, renameIdx, Int32Array.from(targetIdx), order, sorted, valNames, plan, longName, target);
 }
 
 /** Sets a tag; `__proto__` is a valid label name and must become an own property. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
-import { parseExposition } from '../../src/parse/index.js';
+import { parseExposition, SeriesCache } from '../../src/parse/index.js';
 import { decodeLabelValue, LabelValueTable, THREAD_LABEL_VALUES, unescapeLabelValue } from '../../src/parse/label-values.js';
 import { L_ESCAPE, L_HIGH } from '../../src/parse/series-syntax.js';
 
@@ -65,10 +65,15 @@ describe('LabelValueTable', () => {
     expect(table.size).toBe(1);
   });
 
-  it('is the table every parser of the thread interns into', () => {
+  it('is the table every parser of the thread interns the values it keeps into', () => {
     const before = THREAD_LABEL_VALUES.size;
     const unique = `value-${process.pid}-${Date.now()}`;
-    parseExposition(Buffer.from(`a{x="${unique}"} 1\nb{y="${unique}"} 2\n`));
+    // Label limits need the values as strings, and the cache keeps them.
+    const kept = { cache: new SeriesCache(), labelLimits: { labelValueLengthLimit: 1000 } };
+    parseExposition(Buffer.from(`a{x="${unique}"} 1\nb{y="${unique}"} 2\n`), kept);
+    expect(THREAD_LABEL_VALUES.size).toBe(before + 1);
+    // Without a cache nothing is kept, and nothing is interned.
+    parseExposition(Buffer.from(`c{z="${unique}-not-kept"} 1\n`));
     expect(THREAD_LABEL_VALUES.size).toBe(before + 1);
   });
 });
