@@ -265,11 +265,11 @@ describe('remote write config', () => {
   const collector = (output: string) =>
     `apiVersion: strata.ctx.sh/v1beta1\nkind: Collector\nmetadata: {name: rw}\nspec:\n  output:\n    remoteWrite: ${output}\n`;
 
-  it('defaults timeoutSeconds to 30 and maxSamplesPerSend to 2000', () => {
+  it('defaults timeoutSeconds to 30, maxSamplesPerSend to 2000 and staleMarkers to true', () => {
     const { resources, errors } = parse(collector('{url: "http://prom:9090/api/v1/write"}'), 'f');
     expect(errors).toEqual([]);
     expect((resources[0] as { spec: { output: unknown } }).spec.output).toEqual({
-      remoteWrite: { url: 'http://prom:9090/api/v1/write', timeoutSeconds: 30, maxSamplesPerSend: 2000 },
+      remoteWrite: { url: 'http://prom:9090/api/v1/write', timeoutSeconds: 30, maxSamplesPerSend: 2000, staleMarkers: true },
     });
   });
 
