@@ -33,6 +33,16 @@
  *   workers got all that was asked, which capped their ratio to one). Each copy has its own series
  *   cache, so a collector holds copies × 200k series. Stale, skipped and dropped targets, errors
  *   and drops are expected and reported from /status.
+ * - churn mode (BENCH_ENGINE_CHURN_INTERVAL, 2 s): Strata workers 1, Prometheus and vmagent, each
+ *   twice: on targets whose series churn (BENCH_ENGINE_CHURN, 0.1: `URL?churn=0.1`, Prometheus
+ *   and vmagent through `params`, see src/demo/target.ts: that share of the series replaced by
+ *   new ones, never seen before, on every scrape, as when pods are rescheduled), then on the same
+ *   targets without churn at the same interval (`…-churn0`). Churning scrapes are rendered and
+ *   compressed by the targets, each the moment the previous one was served (the targets' CPU goes
+ *   up: `targets CPU`). The churn scrape count is per query string and the configurations run one
+ *   at a time, so each collector sees the share per scrape of its own. BENCH_ENGINE_CHURN=0 leaves the mode out. Targets: Strata's CPU-s/M
+ *   under churn ≤ 2× its own without, RSS ≤ 200 MiB under churn and ≤ 160 MiB without (issue 16;
+ *   the issue asks those over an hour: `BENCH_ENGINE_SECONDS=3600 BENCH_ENGINE_ONLY=strata-w1@2s-churn0.1`).
  * Strata: Collector {workers, encoder json, output file (/tmp, 256 MiB rotation)} and a Discovery
  * with the targets as static URLs; scrape settings left at their defaults (timeout 10 s). In
  * interval mode Strata with one worker also runs with other sinks: `strata-w1-nats` (core NATS to
@@ -86,6 +96,9 @@ const SERIES = intEnv('BENCH_ENGINE_SERIES', 10_000);
 const SATURATION_INTERVAL = 1;
 const COPIES = intEnv('BENCH_ENGINE_SATURATION_COPIES', 6);
 const PRERENDER = Number(process.env.BENCH_ENGINE_PRERENDER ?? 8);
+const CHURN_INTERVAL = intEnv('BENCH_ENGINE_CHURN_INTERVAL', 2);
+const CHURN = Number(process.env.BENCH_ENGINE_CHURN ?? 0.1);
+if (!(CHURN >= 0 && CHURN <= 1)) throw new Error(`BENCH_ENGINE_CHURN must be a share in 0..1, got ${process.env.BENCH_ENGINE_CHURN}`);
 /** Strata's scrape.concurrency; unset: its default. */
 const CONCURRENCY = process.env.BENCH_ENGINE_CONCURRENCY;
 const PROMETHEUS = process.env.BENCH_ENGINE_PROMETHEUS ?? 'prometheus';
@@ -104,10 +117,14 @@ const MAX_CPU_VS_PROM = MAX_CPU_PER_M / 2.05;
 const MAX_RSS_VS_PROM = MAX_RSS_MIB / 650;
 const MIN_SCALING = 1.7;
 const MAX_LOOP_P99_MS = 20;
+// Issue 16: at 200k series, 1 worker.
+const MAX_CHURN_CPU_RATIO = 2;
+const MAX_CHURN_RSS_MIB = 200;
+const MAX_STEADY_RSS_MIB = 160;
 
 // ---- configurations ----
 
-type Mode = 'interval' | 'saturation';
+type Mode = 'interval' | 'saturation' | 'churn';
 type Sink = 'file' | 'nats' | 'remoteWrite';
 interface Config {
   readonly name: string;
@@ -117,17 +134,27 @@ interface Config {
   readonly mode: Mode;
   /** Strata's output (file unless named). */
   readonly sink?: Sink;
+  /** Share of the series the targets replace per scrape (churn mode; 0 otherwise). */
+  readonly churn: number;
 }
 function configs(): Config[] {
   const out: Config[] = [];
   for (const [mode, interval] of [['interval', INTERVAL], ['saturation', SATURATION_INTERVAL]] as const) {
-    out.push({ name: `strata-w1@${interval}s`, kind: 'strata', workers: 1, interval, mode });
-    out.push({ name: `strata-w2@${interval}s`, kind: 'strata', workers: 2, interval, mode });
-    out.push({ name: `prometheus@${interval}s`, kind: 'prometheus', workers: 0, interval, mode });
+    out.push({ name: `strata-w1@${interval}s`, kind: 'strata', workers: 1, interval, mode, churn: 0 });
+    out.push({ name: `strata-w2@${interval}s`, kind: 'strata', workers: 2, interval, mode, churn: 0 });
+    out.push({ name: `prometheus@${interval}s`, kind: 'prometheus', workers: 0, interval, mode, churn: 0 });
     if (mode === 'interval') {
-      out.push({ name: `strata-w1-nats@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'nats' });
-      out.push({ name: `strata-w1-rw@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'remoteWrite' });
-      out.push({ name: `vmagent@${interval}s`, kind: 'vmagent', workers: 0, interval, mode });
+      out.push({ name: `strata-w1-nats@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'nats', churn: 0 });
+      out.push({ name: `strata-w1-rw@${interval}s`, kind: 'strata', workers: 1, interval, mode, sink: 'remoteWrite', churn: 0 });
+      out.push({ name: `vmagent@${interval}s`, kind: 'vmagent', workers: 0, interval, mode, churn: 0 });
+    }
+  }
+  if (CHURN > 0) {
+    const interval = CHURN_INTERVAL;
+    for (const churn of [CHURN, 0]) {
+      out.push({ name: `strata-w1@${interval}s-churn${churn}`, kind: 'strata', workers: 1, interval, mode: 'churn', churn });
+      out.push({ name: `prometheus@${interval}s-churn${churn}`, kind: 'prometheus', workers: 0, interval, mode: 'churn', churn });
+      out.push({ name: `vmagent@${interval}s-churn${churn}`, kind: 'vmagent', workers: 0, interval, mode: 'churn', churn });
     }
   }
   return ONLY.length === 0 ? out : out.filter((c) => ONLY.includes(c.name));
@@ -137,6 +164,14 @@ function label(c: Config): string {
   if (c.kind === 'vmagent') return 'vmagent';
   const sink = c.sink === undefined || c.sink === 'file' ? '' : c.sink === 'nats' ? ' → nats' : ' → remote write';
   return `strata ${c.workers} worker${c.workers > 1 ? 's' : ''}${sink}`;
+}
+/** The label with the churn (churn mode). */
+function churnLabel(c: Config): string {
+  return c.mode === 'churn' ? `${label(c)}, ${c.churn > 0 ? `churn ${c.churn}` : 'no churn'}` : label(c);
+}
+/** How many times the targets are listed (saturation mode: COPIES). */
+function copies(c: Config): number {
+  return c.mode === 'saturation' ? COPIES : 1;
 }
 
 // ---- readings ----
@@ -302,9 +337,13 @@ async function startReceiver(): Promise<number> {
   return port;
 }
 
-/** Each target once in interval mode; COPIES times in saturation mode (`?copy=i`: the demo target ignores the query). */
+/**
+ * Each target once in interval mode; with `?churn=C` in churn mode; COPIES times in saturation
+ * mode (`?copy=i`: the demo target ignores the query).
+ */
 function targetUrls(c: Config, urls: readonly string[]): string[] {
-  if (c.mode === 'interval') return [...urls];
+  if (c.mode === 'churn' && c.churn > 0) return urls.map((u) => `${u}?churn=${c.churn}`);
+  if (c.mode !== 'saturation') return [...urls];
   const out: string[] = [];
   for (let i = 0; i < COPIES; i++) for (const u of urls) out.push(`${u}?copy=${i}`);
   return out;
@@ -342,9 +381,10 @@ function strataYaml(c: Config, urls: readonly string[], dir: string, peer: { nat
 function prometheusYaml(c: Config, urls: readonly string[], receiverPort: number | undefined): string {
   const timeout = Math.min(c.interval, 10);
   const jobs: string[] = [];
-  for (let i = 0; i < (c.mode === 'interval' ? 1 : COPIES); i++) {
+  for (let i = 0; i < copies(c); i++) {
     jobs.push(`  - job_name: demo-${i}`);
     if (c.mode === 'saturation') jobs.push(`    params: {copy: ['${i}']}`);
+    if (c.mode === 'churn' && c.churn > 0) jobs.push(`    params: {churn: ['${c.churn}']}`);
     jobs.push('    static_configs:', '      - targets:', ...urls.map((u) => `          - ${new URL(u).host}`));
   }
   return [
@@ -510,9 +550,9 @@ async function runConfig(c: Config, urls: readonly string[], receiverPort: numbe
     const total = (last.count as number) - (first.count as number);
     const cpu = (last.cpu as number) - (first.cpu as number);
     notes.push(`window ${windowS.toFixed(1)} s: ${total.toLocaleString('en')} samples (${fmtRate(total / windowS)}/s), ${cpu.toFixed(1)} CPU-s (${((cpu / windowS) * 100).toFixed(0)}% of a core), ${total > 0 ? ((cpu / total) * 1e6).toFixed(3) : '-'} CPU-s/M; ${rates.length} slices of ${sliceS} s: ${rates.length <= 12 ? rates.map((r) => fmtRate(r)).join(' ') : `min ${fmtRate(Math.min(...rates))}, median ${fmtRate(median(rates))}, max ${fmtRate(Math.max(...rates))}`} samples/s`);
-    const expected = (TARGETS * SERIES * (c.mode === 'interval' ? 1 : COPIES)) / c.interval;
+    const expected = (TARGETS * SERIES * copies(c)) / c.interval;
     notes.push(`asked ${fmtRate(expected)} samples/s; got ${((total / windowS / expected) * 100).toFixed(0)}% of it`);
-    if (c.mode === 'interval' && total / windowS < expected * 0.95) problems.push(`collected ${fmtRate(total / windowS)} samples/s over the window, below the ${fmtRate(expected)}/s the interval asks for (${TARGETS} × ${SERIES} / ${c.interval} s)`);
+    if (c.mode !== 'saturation' && total / windowS < expected * 0.95) problems.push(`collected ${fmtRate(total / windowS)} samples/s over the window, below the ${fmtRate(expected)}/s the interval asks for (${TARGETS} × ${SERIES} / ${c.interval} s)`);
 
     const rssTicks = ticks.filter((k) => k.rss !== undefined);
     const rss = rssTicks.map((k) => (k.rss as number) / MiB);
@@ -652,9 +692,9 @@ function fmtNum(n: number | undefined, digits: number): string {
 function printResults(results: readonly Result[], ratios: readonly string[], verdicts: readonly { name: string; t: Target; got: string }[]): void {
   const head = ['configuration', 'interval', 'samples/s', 'delivered/s', 'CPU-s/M', 'RSS med MiB', 'RSS max MiB', 'loop p99 ms', 'targets CPU', 'machine busy', 'other load'];
   const body = results.map((r) => r.skipped !== undefined
-    ? [label(r.config), `${r.config.interval} s`, 'skipped', '', '', '', '', '', '', '', '']
+    ? [churnLabel(r.config), `${r.config.interval} s`, 'skipped', '', '', '', '', '', '', '', '']
     : [
-        label(r.config),
+        churnLabel(r.config),
         `${r.config.interval} s`,
         fmtRate(r.samplesPerSec ?? Number.NaN),
         fmtRate(r.sentPerSec ?? Number.NaN),
@@ -677,12 +717,14 @@ function printResults(results: readonly Result[], ratios: readonly string[], ver
     '   other processes (not the collector, the targets or this benchmark): on a shared machine, compare within a run',
     '',
   ];
-  for (const mode of ['interval', 'saturation'] as const) {
+  for (const mode of ['interval', 'saturation', 'churn'] as const) {
     const rows = results.map((r, i) => [r, body[i] as string[]] as const).filter(([r]) => r.config.mode === mode);
     if (rows.length === 0) continue;
     out.push(mode === 'saturation'
       ? `### saturation mode (capacity): interval ${SATURATION_INTERVAL} s, each target listed ${COPIES}× (${fmtRate((TARGETS * SERIES * COPIES) / SATURATION_INTERVAL)} samples/s asked, more than a collector can scrape)`
-      : `### interval mode: interval ${INTERVAL} s (${fmtRate((TARGETS * SERIES) / INTERVAL)} samples/s asked)`);
+      : mode === 'churn'
+        ? `### churn mode: interval ${CHURN_INTERVAL} s (${fmtRate((TARGETS * SERIES) / CHURN_INTERVAL)} samples/s asked), ${CHURN} of the series new on every scrape, then the same targets without churn`
+        : `### interval mode: interval ${INTERVAL} s (${fmtRate((TARGETS * SERIES) / INTERVAL)} samples/s asked)`);
     out.push(line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(([, b]) => line(b)), '');
   }
   out.push('### ratios', ...ratios.map((r) => `   ${r}`), '', '### targets');
@@ -735,11 +777,12 @@ async function main(): Promise<void> {
   }
 
   // Ratios and targets.
-  const find = (mode: Mode, kind: 'strata' | 'prometheus' | 'vmagent', workers: number, sink: Sink = 'file'): Result | undefined =>
+  const find = (mode: Mode, kind: 'strata' | 'prometheus' | 'vmagent', workers: number, sink: Sink = 'file', churn = 0): Result | undefined =>
     results.find(
       (r) =>
         r.skipped === undefined &&
         r.config.mode === mode &&
+        r.config.churn === churn &&
         r.config.kind === kind &&
         (kind !== 'strata' || (r.config.workers === workers && (r.config.sink ?? 'file') === sink)),
     );
@@ -807,8 +850,37 @@ async function main(): Promise<void> {
       ratios.push(`interval: strata 1 worker CPU-s/M / ${label(p.config)} CPU-s/M ${(cpuOf(file) / cpuOf(p)).toFixed(2)}×; RSS max ${((file.rssMaxMiB ?? Number.NaN) / (p.rssMaxMiB ?? Number.NaN)).toFixed(2)}×`);
     }
   }
+  // Churn: each collector against itself without churn, and Strata against the peers.
+  if (CHURN > 0) {
+    const rows = (['strata', 'prometheus', 'vmagent'] as const).map((kind) => ({
+      kind,
+      churn: find('churn', kind, 1, 'file', CHURN),
+      steady: find('churn', kind, 1, 'file', 0),
+    }));
+    for (const { churn, steady } of rows) {
+      if (churn === undefined || steady === undefined) continue;
+      ratios.push(`churn: ${label(churn.config)} CPU-s/M with churn ${CHURN} / without ${((churn.cpuPerM ?? Number.NaN) / (steady.cpuPerM ?? Number.NaN)).toFixed(2)}×; RSS max ${fmtNum(churn.rssMaxMiB, 0)} / ${fmtNum(steady.rssMaxMiB, 0)} MiB`);
+    }
+    const s = rows[0];
+    for (const p of rows.slice(1)) {
+      if (s?.churn === undefined || p.churn === undefined) continue;
+      ratios.push(`churn: strata 1 worker / ${label(p.churn.config)} with churn ${CHURN}: CPU-s/M ${((s.churn.cpuPerM ?? Number.NaN) / (p.churn.cpuPerM ?? Number.NaN)).toFixed(2)}×, RSS max ${((s.churn.rssMaxMiB ?? Number.NaN) / (p.churn.rssMaxMiB ?? Number.NaN)).toFixed(2)}×`);
+    }
+    if (s?.churn !== undefined && s.steady !== undefined) {
+      const x = (s.churn.cpuPerM ?? Number.NaN) / (s.steady.cpuPerM ?? Number.NaN);
+      const ts: [string, Target, string][] = [
+        [`strata 1 worker churn ${CHURN} vs none @${CHURN_INTERVAL}s`, target(`CPU-s/M ≤ ${MAX_CHURN_CPU_RATIO}× without churn`, x <= MAX_CHURN_CPU_RATIO), `${x.toFixed(2)}×`],
+        [`strata 1 worker churn ${CHURN} @${CHURN_INTERVAL}s`, target(`RSS ≤ ${MAX_CHURN_RSS_MIB} MiB (max over the window)`, (s.churn.rssMaxMiB ?? Number.POSITIVE_INFINITY) <= MAX_CHURN_RSS_MIB), `${fmtNum(s.churn.rssMaxMiB, 0)} MiB`],
+        [`strata 1 worker no churn @${CHURN_INTERVAL}s`, target(`RSS ≤ ${MAX_STEADY_RSS_MIB} MiB (max over the window)`, (s.steady.rssMaxMiB ?? Number.POSITIVE_INFINITY) <= MAX_STEADY_RSS_MIB), `${fmtNum(s.steady.rssMaxMiB, 0)} MiB`],
+      ];
+      for (const [name, t, got] of ts) {
+        verdicts.push({ name, t, got });
+        saved.push({ name: `${name} (${got})`, targets: [t] });
+      }
+    }
+  }
   for (const r of results) {
-    if (r.skipped !== undefined || r.config.kind !== 'strata') continue;
+    if (r.skipped !== undefined || r.config.kind !== 'strata' || r.config.mode === 'churn') continue;
     const name = `${label(r.config)} @${r.config.interval}s`;
     const ts: [Target, string][] = [
       [target(`≤ ${MAX_CPU_PER_M.toFixed(1)} CPU-s per million samples`, (r.cpuPerM ?? Number.POSITIVE_INFINITY) <= MAX_CPU_PER_M), `${fmtNum(r.cpuPerM, 3)} CPU-s/M`],

@@ -7,7 +7,7 @@
  *   npm run bench -- parse pipeline        (only these areas)
  *   BENCH_SERIES=1000000 npm run bench     (settings: bench/lib/env.ts)
  *
- * Areas: parse, encode, pipeline, cli, channel, engine, sinks, remote-write, spool, series-filter, k8s-discovery (bench/<area>.bench.ts; each also runs alone, see
+ * Areas: parse, encode, pipeline, cli, channel, engine, memory, sinks, remote-write, spool, series-filter, k8s-discovery (bench/<area>.bench.ts; each also runs alone, see
  * its header). parse, encode, pipeline and cli also write bench/results/<area>.json, from which
  * the target summary is drawn. Exit status 1 if a benchmark fails to run; unmet targets are
  * reported, not failures.
@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['parse', 'encode', 'pipeline', 'cli', 'channel', 'engine', 'sinks', 'remote-write', 'spool', 'series-filter', 'k8s-discovery'] as const;
+const AREAS = ['parse', 'encode', 'pipeline', 'cli', 'channel', 'engine', 'memory', 'sinks', 'remote-write', 'spool', 'series-filter', 'k8s-discovery'] as const;
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((a) => !(AREAS as readonly string[]).includes(a));

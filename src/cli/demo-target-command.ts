@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `strata demo-target --series N --port P [--host H] [--seed S] [--count K] [--gzip-level L] [--prerender K]`:
+ * `strata demo-target --series N --port P [--host H] [--seed S] [--count K] [--gzip-level L] [--prerender K] [--churn C]`:
  * serves synthetic Kubernetes-like expositions (see `src/demo/`) until SIGINT or SIGTERM.
  *
  * Prints one URL per target on stdout (nothing else goes there), a one-line description on
@@ -11,16 +11,19 @@
  *
  * `--prerender K` renders K scrapes per target once and serves them in turn (see
  * `src/demo/target.ts`): for benchmarks, where the targets should not compete for the cores.
+ * `--churn C` replaces a share C (0–1) of the series by new ones on every scrape (pods
+ * rescheduled), for requests that do not give their own `?churn=`.
  * Defaults: `--series 1000`, `--port 9101`, `--host 127.0.0.1`, `--seed 1`, `--count 1`,
- * `--gzip-level 1`, `--prerender 0`.
+ * `--gzip-level 1`, `--prerender 0`, `--churn 0`.
  */
 import { parseArgs } from 'node:util';
 import { type DemoTarget, startDemoTarget } from '../demo/index.js';
+import { churnOf } from '../demo/target.js';
 import { UsageError } from '../errors.js';
 import type { CommandIO } from './parse-command.js';
 
 export const DEMO_TARGET_USAGE =
-  'usage: strata demo-target [--series N] [--port P] [--host H] [--seed S] [--count K] [--gzip-level 1-9] [--prerender K]';
+  'usage: strata demo-target [--series N] [--port P] [--host H] [--seed S] [--count K] [--gzip-level 1-9] [--prerender K] [--churn 0-1]';
 
 /** Largest `--series`: 10M lines is a multi-gigabyte body already. */
 const MAX_SERIES = 10_000_000;
@@ -50,6 +53,7 @@ const OPTIONS = {
   count: { type: 'string' },
   'gzip-level': { type: 'string' },
   prerender: { type: 'string' },
+  churn: { type: 'string' },
 } as const;
 
 function parse(argv: string[]) {
@@ -70,6 +74,8 @@ export async function demoTargetCommand(argv: string[], io: CommandIO, options: 
   const count = intFlag('count', values.count, 1, 1, MAX_COUNT);
   const gzipLevel = intFlag('gzip-level', values['gzip-level'], 1, 1, 9);
   const prerender = intFlag('prerender', values.prerender, 0, 0, 64);
+  const churn = values.churn === undefined ? 0 : churnOf(`churn=${encodeURIComponent(values.churn)}`, 0);
+  if (churn === null) throw new UsageError(`--churn must be a share in 0..1 (0.1 replaces 10% of the series per scrape), got ${JSON.stringify(values.churn)}`);
   const host = values.host ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host must not be empty');
   if (port !== 0 && port + count - 1 > 65535) {
@@ -92,7 +98,7 @@ export async function demoTargetCommand(argv: string[], io: CommandIO, options: 
     for (let i = 0; i < count; i++) {
       try {
         targets.push(
-          await startDemoTarget({ series, port: port === 0 ? 0 : port + i, host, seed: (seed + i) >>> 0, gzipLevel, prerender }),
+          await startDemoTarget({ series, port: port === 0 ? 0 : port + i, host, seed: (seed + i) >>> 0, gzipLevel, prerender, ...(churn > 0 ? { churn } : {}) }),
         );
       } catch (e) {
         io.stderr.write(`strata demo-target: cannot listen on ${host}:${port === 0 ? 0 : port + i}: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -104,7 +110,8 @@ export async function demoTargetCommand(argv: string[], io: CommandIO, options: 
     if (d !== undefined) {
       io.stderr.write(
         `strata demo-target: ${count} target(s), ${d.series} series each (${d.byType.counter} counter, ${d.byType.gauge} gauge, ` +
-          `${d.byType.histogram} histogram, ${d.byType.summary} summary lines; ${d.families} families over ${d.pods} pods); Ctrl-C stops\n`,
+          `${d.byType.histogram} histogram, ${d.byType.summary} summary lines; ${d.families} families over ${d.pods} pods)` +
+          `${churn > 0 ? `; churn ${churn} of the series per scrape` : ''}; Ctrl-C stops\n`,
       );
     }
     options.onReady?.(targets);

@@ -13,6 +13,14 @@
  *   gauges wander; histogram buckets are cumulative and `le="+Inf"` equals `_count`; summary
  *   quantiles are ordered (0.5 ≤ 0.9 ≤ 0.99).
  * - Label sets are unique within a family; families are contiguous.
+ * - Churn (`renderInto`'s `churn` share c, 0 by default): pods are rescheduled, as in a cluster
+ *   whose pods come and go. Pod p is in generation floor(k·c + u_p) at churn scrape k, with u_p
+ *   spread evenly over [0, 1) (golden-ratio steps), so between two consecutive churn scrapes a
+ *   share c of the pods (±1 pod) gets a new generation, and every series of such a pod a new
+ *   `pod` label value (a name suffix no pod of the target had before): about a share c of the
+ *   series is replaced by new ones on every scrape, and a replaced series never comes back.
+ *   Generation 0 is the pod as without churn, so churn 0, or churn scrape 0, renders exactly the
+ *   body without churn. The suffix has a fixed length: churn changes no line's length.
  *
  * Speed: everything but the values is built once, into one buffer of line prefixes (the HELP
  * and TYPE lines ride on a family's first prefix). `render()` copies each prefix and writes the
@@ -43,15 +51,23 @@ export interface DemoDescription {
   readonly pods: number;
 }
 
+/** Series churn of one rendering (see the module header). */
+export interface ChurnOptions {
+  /** Share of the pods (so, about, of the series) rescheduled per churn scrape, 0–1; default 0. */
+  readonly churn?: number;
+  /** Which churn scrape this is (a non-negative integer); default the scrape number. */
+  readonly churnScrape?: number;
+}
+
 export interface DemoExposition {
   /** The body of scrape `scrapeNo` (a non-negative integer), freshly allocated. */
-  render(scrapeNo: number): Buffer;
+  render(scrapeNo: number, churn?: ChurnOptions): Buffer;
   /**
    * Renders scrape `scrapeNo` into `out` (at least `maxBytes` long) and returns the body's
    * length. For servers that recycle their output buffers: a fresh multi-megabyte buffer per
    * scrape costs more in page faults than rendering does.
    */
-  renderInto(scrapeNo: number, out: Buffer): number;
+  renderInto(scrapeNo: number, out: Buffer, churn?: ChurnOptions): number;
   /** The most bytes any scrape's body can take. */
   readonly maxBytes: number;
   describe(): DemoDescription;
@@ -69,6 +85,10 @@ const MAX_VALUE_BYTES = 29;
 const EXACT_LIMIT = 1e15;
 
 const Kind = { Counter: 0, SlowCounter: 1, Gauge: 2, Histogram: 3, Summary: 4 } as const;
+
+/** Pod p's churn phase is frac(p · GOLDEN): evenly spread over [0, 1) for any number of pods. */
+const GOLDEN = 0.6180339887498949;
+const POD_SUFFIX_BYTES = 5;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const SUMMARY_DECIMALS = 9;
@@ -163,6 +183,10 @@ class Exposition implements DemoExposition {
   readonly #cdfAt: Int32Array;
   readonly #buckets: Uint8Array;
   readonly #cdf: Float64Array;
+  // Per line, for churn: the line's pod, and where its pod name's suffix is in its prefix.
+  readonly #linePod: Uint32Array;
+  readonly #suffixAt: Int32Array;
+  readonly #pods: PodPool;
 
   constructor(series: number, seed: number) {
     const groupsPerFamily = allocate(series);
@@ -185,6 +209,7 @@ class Exposition implements DemoExposition {
     this.#cdf = new Float64Array(cdfSize);
 
     const prefixes: string[] = [];
+    const linePods: number[] = [];
     const byType: Record<DemoType, number> = { counter: 0, gauge: 0, histogram: 0, summary: 0 };
     let families = 0;
     let g = 0;
@@ -199,6 +224,7 @@ class Exposition implements DemoExposition {
       const v = spec.value;
       for (let k = 0; k < count; k++, g++) {
         const pod = pods.get(k % pods.size);
+        const firstLine = prefixes.length;
         const pairs: LabelPair[] = spec.base.map((name) => [name, pod[name]] as const);
         pairs.push(...spec.variant(Math.floor(k / pods.size), pod));
         const labels = labelText(pairs);
@@ -266,14 +292,24 @@ class Exposition implements DemoExposition {
           }
         }
         header = '';
+        for (let l = firstLine; l < prefixes.length; l++) linePods.push(k % pods.size);
       }
     });
+
+    this.#pods = pods;
+    this.#linePod = Uint32Array.from(linePods);
+    this.#suffixAt = new Int32Array(prefixes.length);
 
     let bytes = 0;
     for (const p of prefixes) bytes += Buffer.byteLength(p);
     const all = Buffer.allocUnsafe(bytes);
     let at = 0;
-    this.#prefixes = prefixes.map((p) => {
+    this.#prefixes = prefixes.map((p, l) => {
+      // The pod label is one of the base labels, ahead of the variant's: its value ends in the
+      // suffix, right before the first `"` after `,pod="` (or `{pod="`).
+      const open = p.search(/[{,]pod="/) + 6;
+      const close = p.indexOf('"', open);
+      this.#suffixAt[l] = Buffer.byteLength(p.slice(0, close - POD_SUFFIX_BYTES));
       const start = at;
       at += all.write(p, at, 'utf8');
       return new Uint8Array(all.buffer, all.byteOffset + start, at - start);
@@ -286,12 +322,41 @@ class Exposition implements DemoExposition {
     return { ...this.#description, byType: { ...this.#description.byType } };
   }
 
-  render(scrapeNo: number): Buffer {
+  render(scrapeNo: number, churn?: ChurnOptions): Buffer {
     const out = Buffer.allocUnsafe(this.maxBytes);
-    return out.subarray(0, this.renderInto(scrapeNo, out));
+    return out.subarray(0, this.renderInto(scrapeNo, out, churn));
   }
 
-  renderInto(scrapeNo: number, out: Buffer): number {
+  renderInto(scrapeNo: number, out: Buffer, churn: ChurnOptions = {}): number {
+    const share = churn.churn ?? 0;
+    const k = churn.churnScrape ?? scrapeNo;
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`churn must be a share in 0..1, got ${String(share)}`);
+    if (!Number.isSafeInteger(k) || k < 0) throw new RangeError(`churnScrape must be a non-negative integer, got ${String(k)}`);
+    const end = this.#render(scrapeNo, out);
+    if (share > 0 && k > 0) this.#churn(out, share, k);
+    return end;
+  }
+
+  /** Rewrites the pod name suffix of every line whose pod is past generation 0 at churn scrape `k`. */
+  #churn(out: Buffer, share: number, k: number): void {
+    const pods = this.#pods;
+    const suffixes = Buffer.allocUnsafe(pods.size * POD_SUFFIX_BYTES);
+    for (let p = 0; p < pods.size; p++) {
+      const phase = (p * GOLDEN) % 1;
+      suffixes.write(pods.suffix(p, Math.floor(k * share + phase)), p * POD_SUFFIX_BYTES, 'latin1');
+    }
+    const prefixes = this.#prefixes;
+    let pos = 0;
+    for (let line = 0; line < prefixes.length; line++) {
+      const at = pos + (this.#suffixAt[line] as number);
+      const from = (this.#linePod[line] as number) * POD_SUFFIX_BYTES;
+      suffixes.copy(out, at, from, from + POD_SUFFIX_BYTES);
+      // The value after the prefix holds no newline: the next line starts after the first one.
+      pos = out.indexOf(0x0a, pos + (prefixes[line] as Uint8Array).length) + 1;
+    }
+  }
+
+  #render(scrapeNo: number, out: Buffer): number {
     if (!Number.isSafeInteger(scrapeNo) || scrapeNo < 0) {
       throw new RangeError(`scrapeNo must be a non-negative integer, got ${String(scrapeNo)}`);
     }

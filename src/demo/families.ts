@@ -127,12 +127,22 @@ export class PodPool {
     return pod;
   }
 
+  /**
+   * The 5-character random suffix of pod `p`'s name after `generation` reschedules (0: the
+   * pod as first made). One to one in (p, generation) while `p + generation * size` stays under
+   * 27^5 (then it wraps), so a rescheduled pod gets a name no pod of this pool had before.
+   */
+  suffix(p: number, generation: number): string {
+    const q = (p + generation * this.size) % SUFFIX_SPACE;
+    return chars((q * SUFFIX_MULTIPLIER + (hash32(this.#seed) % SUFFIX_SPACE)) % SUFFIX_SPACE, 5);
+  }
+
   #make(p: number): Pod {
     const h = hash2(this.#seed, p);
     const appIndex = h % APPS.length;
     const [namespace, app, port] = APPS[appIndex] as (typeof APPS)[number];
     const replicaSet = chars(hash2(this.#seed ^ 0x2545f491, appIndex) % 27 ** 6, 6) + chars(hash32(appIndex + 77) % 27 ** 4, 4);
-    const suffix = chars(((p % SUFFIX_SPACE) * SUFFIX_MULTIPLIER + (hash32(this.#seed) % SUFFIX_SPACE)) % SUFFIX_SPACE, 5);
+    const suffix = this.suffix(p, 0);
     const ip = p + 0x2000a; // from 10.2.0.10: no network or broadcast-looking addresses first
     const node = hash2(this.#seed ^ 0x68e31da4, p) % this.#nodes;
     const u1 = hash2(h, 1);

@@ -11,6 +11,18 @@
  *   serves number n mod K: consecutive scrapes still differ (for K ≥ 2), and the target costs
  *   almost no CPU, so a benchmark's collector gets the machine's cores (counters restart every K
  *   scrapes, as after an exporter restart).
+ * - Churn (series replaced by new ones every scrape, as pods are rescheduled; see
+ *   `exposition.ts`): `GET /metrics?churn=C` with C a share in 0..1, or the `churn` option as the
+ *   default of requests that do not say. Churn scrapes are counted per query string (at most
+ *   `MAX_CHURN_KEYS` of them; more share one count), so collectors that scrape the same target
+ *   with different queries (`?churn=0.1&copy=2`) each see a share C of new series per scrape of
+ *   theirs. Churn scrape k of a query serves `render(k, {churn: C, churnScrape: k})` (values and
+ *   series both follow k). Right after serving scrape k, the target renders and compresses scrape
+ *   k + 1 of that query ahead (one body per query is kept), so a collector's next scrape is
+ *   answered at once instead of waiting for a rendering (at 20 targets scraped together, the
+ *   renderings queue up); when the next request comes before it is ready, it is rendered then.
+ *   A malformed C answers 400. Churn 0 (the default) serves exactly what the target served
+ *   before churn existed.
  * - Anything else: 404 (405 for other methods on `/metrics`).
  * - Keep-alive; `close()` stops listening and closes idle and active connections.
  *
@@ -41,6 +53,8 @@ export interface DemoTargetOptions {
   readonly gzipLevel?: number;
   /** Scrapes rendered once at start and served in turn; 0 (the default) renders every scrape. */
   readonly prerender?: number;
+  /** Share of the series replaced per scrape when the request has no `churn` query; default 0. */
+  readonly churn?: number;
 }
 
 export interface DemoTarget {
@@ -56,6 +70,23 @@ export interface DemoTarget {
 const POOL_SIZE = 4;
 const MAX_PRERENDER = 64;
 const KEEP_ALIVE_MS = 30_000;
+const MAX_CHURN_KEYS = 64;
+
+/** One churning query's scrapes: the next churn scrape number, and its body when rendered ahead. */
+interface ChurnState {
+  readonly churn: number;
+  next: number;
+  ahead: { readonly k: number; readonly plain: Buffer; readonly gzipped: Buffer } | null;
+  rendering: boolean;
+}
+
+/** The `churn` share of a query string: the default when absent, null when malformed. */
+export function churnOf(query: string, fallback: number): number | null {
+  const raw = new URLSearchParams(query).get('churn');
+  if (raw === null) return fallback;
+  if (!/^(?:0|1|0?\.\d+|1\.0*)$/.test(raw)) return null;
+  return Number(raw);
+}
 
 /** True when `header` accepts gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0). */
 export function acceptsGzip(header: string | undefined): boolean {
@@ -77,6 +108,62 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     throw new ConfigError('gzipLevel', `must be an integer in 1..9, got ${String(gzipLevel)}`);
   }
   const prerender = options.prerender ?? 0;
+  const defaultChurn = options.churn ?? 0;
+  if (!(defaultChurn >= 0 && defaultChurn <= 1)) throw new ConfigError('churn', `must be a share in 0..1, got ${String(defaultChurn)}`);
+  /** Churning queries, by query string (and churn share: the shared overflow state may see several). */
+  const churnStates = new Map<string, ChurnState>();
+  let closed = false;
+
+  /** Renders and compresses churn scrape `st.next` of `st` ahead, unless it is being done. */
+  const renderAhead = (st: ChurnState): void => {
+    if (st.rendering || closed) return;
+    st.rendering = true;
+    const k = st.next;
+    setImmediate(() => {
+      const plain = exposition.render(k, { churn: st.churn, churnScrape: k });
+      gzip(plain, { level: gzipLevel }, (err, gzipped) => {
+        st.rendering = false;
+        if (err !== null || closed) return;
+        if (st.next === k) st.ahead = { k, plain, gzipped };
+        else renderAhead(st); // a request took k meanwhile: render the one after
+      });
+    });
+  };
+
+  const serveChurn = (res: ServerResponse, headers: Record<string, string | number>, gz: boolean, query: string, churn: number): void => {
+    let key = `${churn} ${query}`;
+    if (!churnStates.has(key) && churnStates.size >= MAX_CHURN_KEYS) key = `${churn} *`;
+    let st = churnStates.get(key);
+    if (st === undefined) {
+      st = { churn, next: 0, ahead: null, rendering: false };
+      churnStates.set(key, st);
+    }
+    const k = st.next++;
+    const ready = st.ahead?.k === k ? st.ahead : null;
+    st.ahead = null;
+    renderAhead(st);
+    if (ready !== null) {
+      const body = gz ? ready.gzipped : ready.plain;
+      headers['Content-Length'] = body.length;
+      res.writeHead(200, headers).end(body);
+      return;
+    }
+    const plain = exposition.render(k, { churn, churnScrape: k });
+    if (!gz) {
+      headers['Content-Length'] = plain.length;
+      res.writeHead(200, headers).end(plain);
+      return;
+    }
+    gzip(plain, { level: gzipLevel }, (err, zipped) => {
+      if (res.destroyed) return;
+      if (err !== null) {
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`gzip failed: ${err.message}\n`);
+        return;
+      }
+      headers['Content-Length'] = zipped.length;
+      res.writeHead(200, headers).end(zipped);
+    });
+  };
   if (!Number.isInteger(prerender) || prerender < 0 || prerender > MAX_PRERENDER) {
     throw new ConfigError('prerender', `must be an integer in 0..${MAX_PRERENDER}, got ${String(prerender)}`);
   }
@@ -94,7 +181,7 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     if (free.length < POOL_SIZE) free.push(buf);
   };
 
-  const serveMetrics = (req: IncomingMessage, res: ServerResponse): void => {
+  const serveMetrics = (req: IncomingMessage, res: ServerResponse, query: string): void => {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -107,7 +194,16 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
       res.writeHead(200, headers).end();
       return;
     }
+    const churn = churnOf(query, defaultChurn);
+    if (churn === null) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('churn must be a share in 0..1 (churn=0.1)\n');
+      return;
+    }
     const scrapeNo = scrapes++;
+    if (churn > 0) {
+      serveChurn(res, headers, gz, query, churn);
+      return;
+    }
     const ready = rendered[scrapeNo % Math.max(1, rendered.length)];
     if (ready !== undefined) {
       const body = gz ? ready.gzipped : ready.plain;
@@ -141,7 +237,7 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     const path = q < 0 ? url : url.slice(0, q);
     if (path === '/metrics') {
       try {
-        serveMetrics(req, res);
+        serveMetrics(req, res, q < 0 ? '' : url.slice(q + 1));
       } catch (e) {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end(`${e instanceof Error ? e.message : String(e)}\n`);
@@ -158,6 +254,10 @@ export async function startDemoTarget(options: DemoTargetOptions): Promise<DemoT
     port: listening.port,
     description: exposition.describe(),
     scrapes: () => scrapes,
-    close: listening.close,
+    close: () => {
+      closed = true;
+      churnStates.clear();
+      return listening.close();
+    },
   };
 }
