@@ -14,12 +14,17 @@
  * objects before every iteration (untimed) and pay the memo: a target's first scrape.
  *
  * Rows, for each samples-per-send N:
- * - `rw N`: RemoteWriteEncoder.encode (hand-written protobuf into a kept buffer, hand-written
- *   snappy into a kept buffer, one copy out per message);
+ * - `rw N`: RemoteWriteEncoder.encode (hand-written protobuf into a kept buffer, then snappy:
+ *   native when the `snappy` package loads, which the header line says);
+ * - `rw N, js snappy`: the same encoder with `nativeSnappy: false` (the hand-written compressor
+ *   into a kept buffer, one copy out per message): what a platform without the native module gets;
  * - `json N` (baseline): the JSON encoder with maxSamples N, the default Collector encoding;
  * - `snappy N` / `snappyjs N`: compressing the same uncompressed WriteRequests (made once,
  *   untimed) with `src/encode/snappy.ts` and with the snappyjs package: the reason for the
- *   hand-written compressor;
+ *   hand-written fallback;
+ * - `native N` / `native N, external`: the same with the `snappy` package's `compressSync`, its
+ *   output copied into V8's heap (`copyOutputData`, what the encoder uses) and as an external
+ *   buffer wrapping the module's memory (its default), against `snappy N`;
  * - `rw N, new series`: as `rw N` with cold memos.
  * Also printed: bytes per sample on the wire (compressed) and uncompressed, for Strata and for
  * snappyjs; Prometheus sends about 48 B/sample (issue 12, measured with its agent here).
@@ -28,10 +33,11 @@
  * median, bytes allocated per input sample (bench/lib/alloc.ts), speed-up over the row's
  * baseline.
  */
+import { createRequire } from 'node:module';
 import snappyjs from 'snappyjs';
 import { RemoteWriteEncoder, remoteWriteTargetLabels } from '../src/encode/remote-write.js';
 import { JsonEncoder } from '../src/encode/json.js';
-import { maxCompressedLength, SnappyCompressor } from '../src/encode/snappy.js';
+import { BlockCompressor, maxCompressedLength, SnappyCompressor } from '../src/encode/snappy.js';
 import { parseExposition, SeriesCache } from '../src/parse/index.js';
 import { SampleBatch, Series } from '../src/sample.js';
 import { consume } from './lib/alloc.js';
@@ -44,11 +50,24 @@ const SCRAPE_TIME = 1_700_000_015_000;
 const SIZES = [1, 100, 1000, 2000] as const;
 const PROMETHEUS_BYTES_PER_SAMPLE = 48;
 
+type CompressSync = (input: Uint8Array, options?: { copyOutputData?: boolean }) => Uint8Array;
+/** The `snappy` package's compressSync, or null where it does not load (its rows are left out). */
+const native: CompressSync | null = (() => {
+  try {
+    return (createRequire(import.meta.url)('snappy') as { compressSync: CompressSync }).compressSync;
+  } catch {
+    return null;
+  }
+})();
+
 const payload = clusterMix(0);
 const tags = remoteWriteTargetLabels({ url: 'http://10.42.0.17:9100/metrics', labels: { cluster: 'bench' }, discovery: 'monitoring/cluster-mix' });
 const source: SampleBatch = parseExposition(payload.body, { cache: new SeriesCache(), targetTags: tags }).batch;
 const n = source.length;
-const notes: string[] = [`input: strata parseExposition with target labels ${JSON.stringify(tags)}, ${n} samples`];
+const notes: string[] = [
+  `input: strata parseExposition with target labels ${JSON.stringify(tags)}, ${n} samples`,
+  `rw rows compress with: ${new BlockCompressor().implementation} snappy`,
+];
 const rows: Row[] = [];
 
 /** A batch of the same samples with fresh Series objects (cold memos). */
@@ -97,6 +116,12 @@ for (const size of SIZES) {
     // Held at the default of 2000 samples per send, as Prometheus' figure was measured with its defaults.
     targets: size === 2000 ? [target(`≤ ${PROMETHEUS_BYTES_PER_SAMPLE} B/sample on the wire`, rwBytes / n <= PROMETHEUS_BYTES_PER_SAMPLE)] : [],
   });
+  const rwJs = new RemoteWriteEncoder({ maxSamplesPerSend: size, nativeSnappy: false });
+  rows.push({
+    name: `rw ${size}, js snappy`,
+    vs: `json ${size}`,
+    measured: measure({ name: `rw ${size}, js snappy`, fn: () => rwJs.encode(source, SCRAPE_TIME), samples: n, bytes: total(rwJs.encode(source, SCRAPE_TIME)) }),
+  });
   let fresh = freshBatch();
   const cold = new RemoteWriteEncoder({ maxSamplesPerSend: size });
   rows.push({
@@ -133,6 +158,17 @@ for (const size of SIZES) {
       bytes: rawTotal,
     }),
   });
+  if (native !== null) {
+    const compressSync = native;
+    const buffers = raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));
+    for (const [name, options] of [[`native ${size}`, { copyOutputData: true }], [`native ${size}, external`, {}]] as const) {
+      rows.push({
+        name,
+        vs: `snappy ${size}`,
+        measured: measure({ name, fn: () => consume(buffers.map((r) => compressSync(r, options))), samples: n, bytes: rawTotal }),
+      });
+    }
+  }
 }
 
 notes.push(...wire);

@@ -155,7 +155,7 @@ export class DeliveryStage {
             return;
           }
           // a copy (Buffer#slice would be a view of the scratch memory)
-          entries.push({ message: new Uint8Array(message), samples, id: `${prefix}${id}`, createdAt });
+          entries.push({ message: encoder.keep !== undefined ? encoder.keep(message) : new Uint8Array(message), samples, id: `${prefix}${id}`, createdAt });
           open -= samples;
         });
       } else {

@@ -47,6 +47,11 @@ export interface Encoder {
    */
   recycle?(messages: readonly Uint8Array[]): void;
   /**
+   * Optional: a copy of a message `encodeTo` handed out, to hold past `emit`, in memory that
+   * `recycle` takes back (a new buffer per held message would live until a full GC).
+   */
+  keep?(message: Uint8Array): Uint8Array;
+  /**
    * Optional, for formats with a stale marker (remote write): messages marking `series` stale at
    * `timestamp` (ms since the epoch), each message full to `maxSamples` but the last.
    */

@@ -38,8 +38,12 @@
  * rendered once and memoised in `series.memo` (owned by this encoder) as a one-byte string,
  * written back with `latin1` (see the JSON encoder for why a string). Each sample then costs a
  * few key bytes, a varint length, the memo, eight bytes of value and the timestamp varint,
- * written into a scratch buffer that is kept; each message is compressed from it into a second
- * kept buffer, and `encode` copies the compressed bytes out once (`encodeTo` hands a view).
+ * written into a scratch buffer that is kept; each message is compressed from it in one call
+ * (`BlockCompressor`: native snappy when it loads, into a new array; else the JavaScript one,
+ * into a kept buffer, and `encode` copies that out once, while `encodeTo` hands a view). A
+ * caller that holds an `encodeTo` message past `emit` copies it with `keep`, into buffers that
+ * `recycle` takes back once the message is sent, so message memory is reused rather than left
+ * in the old generation until a full GC.
  *
  * Recovery: encoding cannot fail.
  */
@@ -47,7 +51,7 @@ import { type SampleBatch, Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind } from './encoder.js';
 import { int64Size, writeDouble, writeInt64, writeVarint, varintSize } from './protobuf.js';
 import { growScratch } from './scratch.js';
-import { maxCompressedLength, SnappyCompressor } from './snappy.js';
+import { BlockCompressor } from './snappy.js';
 
 export const REMOTE_WRITE_DEFAULT_MAX_SAMPLES = 2000;
 
@@ -59,6 +63,8 @@ const STALE_NAN_BYTES = new Uint8Array(new BigUint64Array([STALE_NAN_BITS]).buff
 export interface RemoteWriteEncoderOptions {
   /** At most this many samples per WriteRequest (`maxSamplesPerSend`); default 2000. */
   readonly maxSamplesPerSend?: number;
+  /** false: the JavaScript snappy compressor even where the native one loads (tests, benchmarks). */
+  readonly nativeSnappy?: boolean;
 }
 
 /** This encoder's rendering of one series. */
@@ -76,6 +82,10 @@ const KEY_VALUE = 0x09;
 /** Sample.timestamp (2, varint). */
 const KEY_TIMESTAMP = 0x10;
 const INITIAL_SCRATCH = 64 * 1024;
+/** Most bytes of free message buffers kept for reuse (`recycle`). */
+const MAX_POOLED_BYTES = 8 << 20;
+/** Messages smaller than this come from Node's buffer pool, not ours. */
+const MIN_POOLED_BYTES = 16 * 1024;
 /** Room for a TimeSeries' framing and sample: keys, two varints, the double and an int64. */
 const SAMPLE_ROOM = 32;
 
@@ -88,15 +98,20 @@ export class RemoteWriteEncoder implements Encoder {
   /** Uncompressed bytes of the last `encode`/`encodeTo` call's messages (for benchmarks). */
   lastRawBytes = 0;
   #raw: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
-  #packed: Uint8Array = new Uint8Array(maxCompressedLength(INITIAL_SCRATCH));
-  readonly #snappy = new SnappyCompressor();
+  readonly #snappy: BlockCompressor;
+  /** Free message buffers (`recycle`), and every buffer `keep` made (only those come back). */
+  readonly #pool: ArrayBuffer[] = [];
+  #poolBytes = 0;
+  readonly #pooled = new Set<ArrayBufferLike>();
+  readonly #mine = new WeakSet<ArrayBufferLike>();
 
   constructor(options: RemoteWriteEncoderOptions = {}) {
     this.maxSamples = Math.max(1, Math.floor(options.maxSamplesPerSend ?? REMOTE_WRITE_DEFAULT_MAX_SAMPLES));
+    this.#snappy = new BlockCompressor(options.nativeSnappy === false ? { native: false } : {});
   }
 
   encode(batch: SampleBatch, defaultTimestamp: number | null, out: Uint8Array[] = []): Uint8Array[] {
-    this.#encode(batch.series, batch.values, batch.timestamps, batch.length, defaultTimestamp, (view) => out.push(copyOut(view)));
+    this.#encode(batch.series, batch.values, batch.timestamps, batch.length, defaultTimestamp, (view) => out.push(this.#own(view)));
     return out;
   }
 
@@ -106,13 +121,54 @@ export class RemoteWriteEncoder implements Encoder {
   }
 
   /**
+   * A copy of a message `encodeTo` handed out, for a caller that holds it past `emit` (a sink
+   * that sends asynchronously), in memory that `recycle` takes back: a message is held while
+   * its request is in flight, long enough to reach the old generation, where a new buffer per
+   * message would stay until a full GC.
+   */
+  keep(message: Uint8Array): Uint8Array {
+    const pool = this.#pool;
+    const len = message.length;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const ab = pool[i] as ArrayBuffer;
+      if (ab.byteLength >= len) {
+        pool[i] = pool[pool.length - 1] as ArrayBuffer;
+        pool.pop();
+        this.#pooled.delete(ab);
+        this.#poolBytes -= ab.byteLength;
+        const m = new Uint8Array(ab, 0, len);
+        m.set(message);
+        return m;
+      }
+    }
+    if (len < MIN_POOLED_BYTES) return copyOut(message);
+    // Room for a slightly larger message next time; uninitialised, like Buffer.allocUnsafe.
+    const m = Buffer.allocUnsafeSlow(len + (len >> 3)).subarray(0, len);
+    m.set(message);
+    this.#mine.add(m.buffer);
+    return m;
+  }
+
+  /** Takes back messages `keep` made once nothing reads them; others are left to the GC. */
+  recycle(messages: readonly Uint8Array[]): void {
+    for (const m of messages) {
+      const ab = m.buffer;
+      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#poolBytes + ab.byteLength <= MAX_POOLED_BYTES && !this.#pooled.has(ab)) {
+        this.#pooled.add(ab);
+        this.#pool.push(ab as ArrayBuffer);
+        this.#poolBytes += ab.byteLength;
+      }
+    }
+  }
+
+  /**
    * Stale markers for `series` (those that vanished from a target, or every series of a target
    * that went away) at `timestamp`, as messages: a query stops returning them at once.
    */
   staleMarkers(series: readonly Series[], timestamp: number, out: Uint8Array[] = []): Uint8Array[] {
     const n = series.length;
     const timestamps = new Float64Array(n).fill(timestamp);
-    this.#encode(series, null, timestamps, n, timestamp, (view) => out.push(copyOut(view)));
+    this.#encode(series, null, timestamps, n, timestamp, (view) => out.push(this.#own(view)));
     return out;
   }
 
@@ -154,7 +210,7 @@ export class RemoteWriteEncoder implements Encoder {
       if (pos + labels.length + SAMPLE_ROOM > buf.length) buf = this.#grow(pos, pos + labels.length + SAMPLE_ROOM);
       buf[pos++] = KEY_1_BYTES;
       pos = writeVarint(buf, pos, seriesLen);
-      pos += buf.write(labels, pos, 'latin1');
+      pos += (buf as Buffer & Latin1Write).latin1Write(labels, pos, labels.length);
       buf[pos++] = KEY_2_BYTES;
       buf[pos++] = sampleLen;
       buf[pos++] = KEY_VALUE;
@@ -173,10 +229,12 @@ export class RemoteWriteEncoder implements Encoder {
   /** Compresses the WriteRequest in `#raw[0, len)` and hands it out. */
   #flush(len: number, count: number, emit: (message: Uint8Array, samples: number) => unknown): void {
     this.lastRawBytes += len;
-    const need = maxCompressedLength(len);
-    if (this.#packed.length < need) this.#packed = new Uint8Array(Math.max(need, this.#packed.length * 2));
-    const end = this.#snappy.compressInto(this.#raw, 0, len, this.#packed, 0);
-    emit(this.#packed.subarray(0, end), count);
+    emit(this.#snappy.compress(this.#raw, len), count);
+  }
+
+  /** The message just emitted, as an array of its own (the native compressor's already is). */
+  #own(view: Uint8Array): Uint8Array {
+    return this.#snappy.fresh ? view : this.keep(view);
   }
 
   #memoise(series: Series): string {
@@ -190,6 +248,14 @@ export class RemoteWriteEncoder implements Encoder {
     this.#raw = growScratch(this.#raw, used, size);
     return this.#raw;
   }
+}
+
+/**
+ * `Buffer#write(s, at, 'latin1')` without its argument checks and encoding lookup, which cost
+ * more than copying a series' few hundred bytes; room is made before each call.
+ */
+interface Latin1Write {
+  latin1Write(s: string, offset: number, length: number): number;
 }
 
 /** A message of its own: small ones come from Node's buffer pool, as the JSON encoder's do. */
@@ -321,20 +387,33 @@ const foreignStamps = new WeakMap<Series, number>();
  */
 export class StaleTracker {
   #previous: Series[] = [];
+  /**
+   * The array the next scrape's series are written into: the one before last, reused. A new
+   * array per scrape, as large as the target, would be grown by copying and then outlive a few
+   * young-generation collections, each copying it again.
+   */
+  #spare: Series[] = [];
 
   /** The series of the last scrape missing from `batch`; `batch`'s series become the last scrape. */
   vanished(batch: SampleBatch): Series[] {
     const stamp = ++stampCounter;
-    const current: Series[] = [];
+    const current = this.#spare;
+    let k = 0;
     const { series, timestamps } = batch;
     for (let i = 0; i < batch.length; i++) {
       if (timestamps[i] === timestamps[i]) continue; // an explicit timestamp
       const s = series[i] as Series;
       setStamp(s, stamp);
-      current.push(s);
+      current[k++] = s;
     }
+    current.length = k;
     const gone: Series[] = [];
-    for (const s of this.#previous) if (getStamp(s) !== stamp) gone.push(s);
+    const previous = this.#previous;
+    for (let i = 0; i < previous.length; i++) {
+      const s = previous[i] as Series;
+      if (getStamp(s) !== stamp) gone.push(s);
+    }
+    this.#spare = previous;
     this.#previous = current;
     return gone;
   }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import snappy from 'snappyjs';
 import { describe, expect, it } from 'vitest';
 import { collectorEncoder } from '../../src/encode/create.js';
 import { exposedLabels, RemoteWriteEncoder, remoteWriteTargetLabels, ScrapeSeries, STALE_NAN_BITS, StaleTracker } from '../../src/encode/remote-write.js';
-import { maxCompressedLength, SnappyCompressor } from '../../src/encode/snappy.js';
+import { BlockCompressor, maxCompressedLength, SnappyCompressor } from '../../src/encode/snappy.js';
 import { writeInt64, writeVarint, varintSize } from '../../src/encode/protobuf.js';
 import { parseExposition, SeriesCache } from '../../src/parse/index.js';
 import { SampleBatch, Series } from '../../src/sample.js';
@@ -309,5 +310,141 @@ describe('snappy compressor', () => {
   it('compresses repeated series text well', () => {
     const text = Buffer.from('node_cpu_seconds_total{cpu="0",mode="idle"} 1\n'.repeat(1000));
     expect(new SnappyCompressor().compress(text).length).toBeLessThan(text.length / 10);
+  });
+});
+
+/** Whether the `snappy` package (native) loads here, read independently of BlockCompressor. */
+const nativeLoads = (() => {
+  try {
+    return typeof (createRequire(import.meta.url)('snappy') as { compressSync?: unknown }).compressSync === 'function';
+  } catch {
+    return false;
+  }
+})();
+
+describe('block compressor', () => {
+  it('uses the native module where it loads and the JavaScript compressor when told not to', () => {
+    expect(new BlockCompressor().implementation).toBe(nativeLoads ? 'native' : 'js');
+    expect(new BlockCompressor({ native: false }).implementation).toBe('js');
+  });
+
+  it.each([true, false])('makes blocks snappyjs decodes to the first len bytes of its input (native allowed: %s)', (allowed) => {
+    const random = seeded(11);
+    const compressor = new BlockCompressor(allowed ? {} : { native: false });
+    for (const n of [0, 1, 17, 511, 512, 4096, 65536, 65537, 300_001]) {
+      const input = Buffer.alloc(n + 7, 0xee); // 7 bytes past len that must not be compressed
+      for (let i = 0; i < n; i++) input[i] = random() < 0.7 && i > 8 ? (input[i - 1 - Math.floor(random() * 8)] as number) : Math.floor(random() * 256);
+      const out = compressor.compress(input, n);
+      expect(out.length).toBeLessThanOrEqual(maxCompressedLength(n));
+      expect(Buffer.from(snappy.uncompress(new Uint8Array(out))).equals(input.subarray(0, n)), `size ${n}`).toBe(true);
+    }
+  });
+
+  it('says which results are the caller\'s to keep: native ones are, JavaScript ones are reused', () => {
+    const a = Buffer.from('abcdabcdabcdabcdabcdabcd-first');
+    const b = Buffer.from('wxyzwxyzwxyzwxyz-second'); // shorter: fits the memory `a` used
+    const js = new BlockCompressor({ native: false });
+    const first = js.compress(a, a.length);
+    expect(js.fresh).toBe(false);
+    const kept = Buffer.from(first);
+    js.compress(b, b.length);
+    expect(Buffer.from(first).equals(kept)).toBe(false); // the same memory, overwritten
+    const def = new BlockCompressor();
+    def.compress(a, a.length);
+    expect(def.fresh).toBe(false); // too small to be worth the native call
+    const c = Buffer.from('0123456789'.repeat(100));
+    const d = Buffer.from('9876543210'.repeat(100));
+    const one = def.compress(c, c.length);
+    expect(def.fresh).toBe(nativeLoads);
+    if (nativeLoads) {
+      const two = def.compress(d, d.length);
+      expect(Buffer.from(snappy.uncompress(new Uint8Array(one))).equals(c)).toBe(true);
+      expect(Buffer.from(snappy.uncompress(new Uint8Array(two))).equals(d)).toBe(true);
+    }
+  });
+
+  it('gives the encoder the same requests with either compressor, each message intact after the next is made', () => {
+    const samples = Array.from({ length: 4501 }, (_, i) => ({ name: `m${i % 7}`, tags: { i: String(i % 300) }, timestamp: i, type: 'counter' as const, value: i / 3 }));
+    // Decoded only once all are made: a message sharing memory with the next would come out wrong.
+    const requests = (nativeSnappy: boolean): Buffer[] => {
+      const messages = new RemoteWriteEncoder({ maxSamplesPerSend: 2000, nativeSnappy }).encode(SampleBatch.from(samples), 0);
+      return messages.map((m) => Buffer.from(snappy.uncompress(new Uint8Array(m))));
+    };
+    const js = requests(false);
+    const def = requests(true);
+    expect(js).toHaveLength(3);
+    expect(def.map((r) => r.toString('hex'))).toEqual(js.map((r) => r.toString('hex')));
+    expect(decodedSeries(new RemoteWriteEncoder({ nativeSnappy: false }).encode(SampleBatch.from(samples), 0)).map((s) => s.samples[0]?.value)).toEqual(samples.map((s) => s.value));
+  });
+});
+
+describe('stale tracker over many scrapes', () => {
+  it('names exactly the series of the scrape before that the next one lacks, and never changes an answer it gave', () => {
+    const random = seeded(5);
+    const pool = Array.from({ length: 60 }, (_, i) => new Series(`s${i}`, 'gauge', {}));
+    const encoder = new RemoteWriteEncoder();
+    const tracker = new StaleTracker();
+    let previous: Series[] = [];
+    const answers: { got: Series[]; want: Series[] }[] = [];
+    for (let scrape = 0; scrape < 40; scrape++) {
+      const batch = new SampleBatch();
+      // Some series memoised by the encoder, some not; now and then one with its own timestamp.
+      const current = pool.filter(() => random() < 0.6);
+      for (const s of current) batch.push(s, 1, random() < 0.1 ? 5 : Number.NaN);
+      if (scrape % 3 === 0) encoder.encode(batch, 1000);
+      const tracked = current.filter((_, i) => Number.isNaN(batch.timestamps[i] as number));
+      if (scrape % 13 === 12) {
+        const all = tracker.all();
+        answers.push({ got: all, want: [...previous] });
+        previous = [];
+        continue;
+      }
+      const gone = tracker.vanished(batch);
+      answers.push({ got: gone, want: previous.filter((s) => !tracked.includes(s)) });
+      previous = tracked;
+    }
+    for (const [i, { got, want }] of answers.entries()) expect(got, `scrape ${i}`).toEqual(want);
+  });
+});
+
+describe('remote write message memory', () => {
+  /** A batch whose messages are large enough (≥ 16 KiB) to come from the encoder's own memory. */
+  const big = () => SampleBatch.from(Array.from({ length: 3000 }, (_, i) => ({ name: `metric_${i % 50}`, tags: { pod: `pod-${i}`, zone: `z${i % 3}` }, timestamp: i, type: 'gauge' as const, value: Math.sqrt(i) })));
+
+  it('keeps a handed-out message as a copy, and reuses only the memory it made once it comes back', () => {
+    const encoder = new RemoteWriteEncoder({ maxSamplesPerSend: 3000 });
+    const views: Uint8Array[] = [];
+    encoder.encodeTo(big(), 0, (m) => views.push(encoder.keep(m)));
+    const first = views[0] as Uint8Array;
+    expect(first.length).toBeGreaterThanOrEqual(16 * 1024);
+    const want = decodedSeries([first]).map((s) => s.samples[0]?.value);
+    expect(want).toHaveLength(3000);
+    // Not recycled: a new message gets other memory, and the first is intact.
+    const second: Uint8Array[] = [];
+    encoder.encodeTo(big(), 0, (m) => second.push(encoder.keep(m)));
+    expect(second[0]?.buffer).not.toBe(first.buffer);
+    expect(decodedSeries([first]).map((s) => s.samples[0]?.value)).toEqual(want);
+    // Recycled: the next message is written into the first one's memory.
+    const foreign = new Uint8Array(1 << 20);
+    encoder.recycle([first, foreign]);
+    const third: Uint8Array[] = [];
+    encoder.encodeTo(big(), 0, (m) => third.push(encoder.keep(m)));
+    expect(third[0]?.buffer).toBe(first.buffer);
+    expect(decodedSeries(third).map((s) => s.samples[0]?.value)).toEqual(want);
+    // Memory it did not make is never handed out.
+    const fourth: Uint8Array[] = [];
+    encoder.encodeTo(big(), 0, (m) => fourth.push(encoder.keep(m)));
+    expect(fourth[0]?.buffer).not.toBe(foreign.buffer);
+  });
+
+  it('gives encode() messages that stay intact while later ones are made, pooled or not', () => {
+    const encoder = new RemoteWriteEncoder({ maxSamplesPerSend: 1000, nativeSnappy: false });
+    const a = encoder.encode(big(), 0);
+    encoder.recycle(a.slice(0, 1));
+    const b = encoder.encode(big(), 0);
+    expect(b.some((m) => m.buffer === a[0]?.buffer)).toBe(true);
+    const values = big().values;
+    expect(decodedSeries(b).map((s) => s.samples[0]?.value)).toEqual([...values.subarray(0, 3000)]);
+    expect(decodedSeries(a.slice(1)).map((s) => s.samples[0]?.value)).toEqual([...values.subarray(1000, 3000)]);
   });
 });
