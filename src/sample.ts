@@ -149,6 +149,15 @@ export class SampleBatch {
     this.length = 0;
   }
 
+  /**
+   * Forgets the samples and their series references (a pooled batch must not keep a vanished
+   * series alive until its slot is overwritten).
+   */
+  release(): void {
+    this.series.fill(undefined as unknown as Series, 0, this.length);
+    this.length = 0;
+  }
+
   /** The samples as objects, with `defaultTimestamp` where a sample has none. Not for the hot path. */
   toSamples(defaultTimestamp: number | null = null): Sample[] {
     const out: Sample[] = [];

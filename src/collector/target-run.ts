@@ -38,6 +38,11 @@ import { type Reporter, targetStatus } from './reporter.js';
 import { admissionOf, seriesAdmission, settleSeries } from './series-budget.js';
 
 const MAX_TARGET_CACHES = 10_000;
+/**
+ * Batches kept for reuse (each as large as the largest scrape it held). More scrapes in flight
+ * than this allocate their own, which the GC takes back.
+ */
+const MAX_POOLED_BATCHES = 8;
 
 interface TargetMemory {
   readonly cache: SeriesCache;
@@ -111,8 +116,8 @@ export class TargetRunner {
       // A defect, not a target's failure: counted as one, so the loop goes on.
       this.#fail(target, Date.now(), 0, ErrorReason.Internal, e);
     } finally {
-      batch.clear();
-      this.#batches.push(batch);
+      batch.release();
+      if (this.#batches.length < MAX_POOLED_BATCHES) this.#batches.push(batch);
       counters.add('inFlight', -1);
       this.#o.held.hold(-1, 0);
       this.#scraping.delete(key);

@@ -173,6 +173,11 @@ class Ordinals {
     this.bytes += end - start;
   }
 
+  /** Drops every entry reference, keeping the storage (the spare ordinals of the next scrape). */
+  forget(): void {
+    this.entries.fill(undefined as unknown as CacheEntry);
+  }
+
   /** Drops references beyond `count` so forgotten series can be collected. */
   trim(): void {
     if (this.entries.length > this.count) this.entries.length = this.count;
@@ -414,6 +419,8 @@ export class SeriesCache {
     this.#prev = done;
     done.trim();
     this.#cur.reset();
+    // The spare ordinals held the scrape before last: its vanished series must not wait a scrape.
+    this.#cur.forget();
     this.#index = null;
     this.#hit = undefined;
     // Series that vanished (or a failed scrape's new ones) leave dead bytes; blocks holding half
