@@ -148,6 +148,8 @@ class Ordinals {
   blocks = new Int32Array(256);
   starts = new Int32Array(256);
   ends = new Int32Array(256);
+  /** Each series' `hashBytes`, computed once when its bytes were first stored (the index's key). */
+  hashes = new Int32Array(256);
   entries: CacheEntry[] = [];
   count = 0;
   /** Sum of the series' lengths (a series listed twice counts twice). */
@@ -158,16 +160,18 @@ class Ordinals {
     this.bytes = 0;
   }
 
-  add(block: number, start: number, end: number, entry: CacheEntry): void {
+  add(block: number, start: number, end: number, hash: number, entry: CacheEntry): void {
     const k = this.count;
     if (k === this.starts.length) {
       this.blocks = grown(this.blocks, k * 2);
       this.starts = grown(this.starts, k * 2);
       this.ends = grown(this.ends, k * 2);
+      this.hashes = grown(this.hashes, k * 2);
     }
     this.blocks[k] = block;
     this.starts[k] = start;
     this.ends[k] = end;
+    this.hashes[k] = hash;
     this.entries[k] = entry;
     this.count = k + 1;
     this.bytes += end - start;
@@ -236,6 +240,7 @@ export class SeriesCache {
   #hitBlock = 0;
   #hitStart = 0;
   #hitEnd = 0;
+  #hitHash = 0;
   /** Open-addressing index over #prev (ordinal + 1, 0 = empty); built on the first miss. */
   #index: Int32Array | null = null;
   /** Predicted previous ordinal = current ordinal + shift. */
@@ -312,12 +317,13 @@ export class SeriesCache {
       const ps = prev.starts[j] as number;
       const pe = prev.ends[j] as number;
       const pb = prev.blocks[j] as number;
-      if (pe - ps === len && buf.compare(blocks[pb] as Buffer, ps, pe, start, end) === 0) return this.#hitAt(pb, ps, pe, prev.entries[j] as CacheEntry);
+      if (pe - ps === len && buf.compare(blocks[pb] as Buffer, ps, pe, start, end) === 0) return this.#hitAt(pb, ps, pe, prev.hashes[j] as number, prev.entries[j] as CacheEntry);
     }
     let index = this.#index;
     if (index === null) index = this.#buildIndex();
     const mask = index.length - 1;
-    for (let i = hashBytes(buf, start, end) & mask; ; i = (i + 1) & mask) {
+    const hash = hashBytes(buf, start, end);
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
       const slot = index[i] as number;
       if (slot === 0) return undefined;
       const o = slot - 1;
@@ -326,16 +332,17 @@ export class SeriesCache {
       const pb = prev.blocks[o] as number;
       if (pe - ps === len && buf.compare(blocks[pb] as Buffer, ps, pe, start, end) === 0) {
         this.#shift = o - this.#cur.count;
-        return this.#hitAt(pb, ps, pe, prev.entries[o] as CacheEntry);
+        return this.#hitAt(pb, ps, pe, hash, prev.entries[o] as CacheEntry);
       }
     }
   }
 
-  #hitAt(block: number, start: number, end: number, entry: CacheEntry): CacheEntry {
+  #hitAt(block: number, start: number, end: number, hash: number, entry: CacheEntry): CacheEntry {
     this.#hit = entry;
     this.#hitBlock = block;
     this.#hitStart = start;
     this.#hitEnd = end;
+    this.#hitHash = hash;
     return entry;
   }
 
@@ -348,7 +355,7 @@ export class SeriesCache {
     if (cur.count >= this.maxSeries) return;
     if (entry === this.#hit) {
       this.#hit = undefined;
-      cur.add(this.#hitBlock, this.#hitStart, this.#hitEnd, entry);
+      cur.add(this.#hitBlock, this.#hitStart, this.#hitEnd, this.#hitHash, entry);
       return;
     }
     const n = end - start;
@@ -362,7 +369,7 @@ export class SeriesCache {
     block.set(this.#regionBuf.subarray(start, end), at);
     this.#blockLen = at + n;
     this.#written += n;
-    cur.add(this.#blocks.length - 1, at, at + n, entry);
+    cur.add(this.#blocks.length - 1, at, at + n, hashBytes(block, at, at + n), entry);
     if (entry.needsBytes) entry.place(block, at, at + n);
   }
 
@@ -455,9 +462,9 @@ export class SeriesCache {
     while (size < prev.count * 2) size *= 2;
     const index = new Int32Array(size);
     const mask = size - 1;
-    const blocks = this.#blocks;
+    const hashes = prev.hashes;
     for (let o = 0; o < prev.count; o++) {
-      let i = hashBytes(blocks[prev.blocks[o] as number] as Buffer, prev.starts[o] as number, prev.ends[o] as number) & mask;
+      let i = (hashes[o] as number) & mask;
       while (index[i] !== 0) i = (i + 1) & mask;
       index[i] = o + 1;
     }
