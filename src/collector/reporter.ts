@@ -36,6 +36,11 @@ export interface TargetStatus {
   readonly newSeries: number;
   /** The target's scrape interval (the ledger forgets a target not scraped for 3 of them). */
   readonly intervalMs: number;
+  /**
+   * On a failed scrape's status: the series of a successful scrape of the target it replaced
+   * before the report was posted (whose count the main thread would otherwise never see).
+   */
+  readonly okSeries?: number;
   readonly error: string | null;
   readonly worker: number;
 }
@@ -130,6 +135,10 @@ export class Reporter {
     // thread releases what they reserved of the seriesBudget from these sums.
     const prev = this.#targets.get(key);
     if (prev !== undefined && prev.newSeries > 0) status = { ...status, newSeries: status.newSeries + prev.newSeries };
+    if (prev !== undefined && !status.up) {
+      const okSeries = prev.up ? prev.series : prev.okSeries;
+      if (okSeries !== undefined) status = { ...status, okSeries };
+    }
     this.#targets.set(key, status);
     this.maybeFlush();
   }

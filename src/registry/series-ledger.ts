@@ -87,17 +87,20 @@ export class SeriesLedger {
   report(t: TargetStatus): void {
     const key = `${t.url}\u0000${t.discovery}`;
     const c = this.#counters;
-    if (!t.up) {
+    if (!t.up && t.okSeries === undefined) {
       c.add('seriesBudgetUsed', -t.newSeries);
       return;
     }
+    // A failed scrape's status may carry the count of a successful one it replaced in the
+    // worker's report (reporter.ts): that success is what counts.
+    const series = t.up ? t.series : (t.okSeries as number);
     const now = this.#now();
     const e = this.#targets.get(key);
     const old = e?.view.series ?? 0;
-    c.add('seriesBudgetUsed', t.series - old - t.newSeries);
-    c.add('activeSeries', t.series - old);
-    this.#active += t.series - old;
-    const view: TargetSeriesView = { url: t.url, discovery: t.discovery, labels: t.labels, series: t.series, newSeries: t.newSeries, lastScrape: t.lastScrape };
+    c.add('seriesBudgetUsed', series - old - t.newSeries);
+    c.add('activeSeries', series - old);
+    this.#active += series - old;
+    const view: TargetSeriesView = { url: t.url, discovery: t.discovery, labels: t.labels, series, newSeries: t.newSeries, lastScrape: t.lastScrape };
     if (e === undefined) this.#targets.set(key, { view, worker: t.worker, intervalMs: t.intervalMs, okAt: now });
     else {
       e.view = view;

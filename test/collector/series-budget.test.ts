@@ -192,6 +192,30 @@ describe('the series ledger', () => {
   });
 });
 
+describe('a success and a failure of one target within one report', () => {
+  it('counts the success: the failed status carries its series (okSeries), the ledger takes them', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const got: ConsumerReport[] = [];
+    port1.on('message', (r: ConsumerReport) => got.push(r));
+    const reporter = new Reporter(port2, 0);
+    reporter.scrape(status('a', 30, 10));
+    reporter.scrape(status('a', 0, 0, { up: false, error: 'over the budget' }));
+    reporter.flush();
+    await waitUntil(() => got.length > 0);
+    port1.close();
+    const targets = got.flatMap((r) => (r.kind === 'observations' ? r.targets : []));
+    expect(targets.map((t) => [t.up, t.okSeries, t.newSeries])).toEqual([[false, 30, 10]]);
+    const c = new SharedCounters();
+    const l = new SeriesLedger(c, () => 0);
+    c.add('seriesBudgetUsed', 20);
+    l.report(status('a', 20, 20));
+    c.add('seriesBudgetUsed', 10); // what the successful scrape's 10 new series reserved
+    l.report(targets[0] as TargetStatus);
+    expect(l.view().topActive.map((t) => [t.url, t.series])).toEqual([['a', 30]]);
+    expect(c.snapshot()).toMatchObject({ activeSeries: 30, seriesBudgetUsed: 30 });
+  });
+});
+
 describe('the reporter', () => {
   it('adds up the new series of the statuses of one target it replaces between posts', async () => {
     const { port1, port2 } = new MessageChannel();
