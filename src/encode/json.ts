@@ -41,6 +41,7 @@
  */
 import { type SampleBatch, type Series, SampleType, type StoredTags } from '../sample.js';
 import { type Encoder, EncoderKind, type MessageLimits, nonFiniteString } from './encoder.js';
+import { MessagePool } from './message-pool.js';
 import { growScratch } from './scratch.js';
 
 export interface JsonEncoderOptions extends MessageLimits {
@@ -86,13 +87,6 @@ interface NumberedHead {
 }
 
 const INITIAL_SCRATCH = 64 * 1024;
-/**
- * Bytes of message buffers kept for reuse, at most; small messages come from Node's pool. A
- * worker has a few targets' messages in flight (the collector bounds them at 16 MiB); more than
- * that would only be resident memory nobody uses.
- */
-const MAX_POOLED_BYTES = 8 << 20;
-const MIN_POOLED_BYTES = 16 * 1024;
 /** More than the longest `String(n)` of a finite number (25 characters) twice, plus `}\n`. */
 const NUMBERS_ROOM = 64;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -131,11 +125,8 @@ export class JsonEncoder implements Encoder {
   readonly maxBytes: number;
   readonly memoise: boolean;
   #scratch: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
-  /** Free message buffers, and every buffer this encoder made (only those come back). */
-  readonly #pool: ArrayBuffer[] = [];
-  #poolBytes = 0;
-  readonly #pooled = new Set<ArrayBufferLike>();
-  readonly #mine = new WeakSet<ArrayBufferLike>();
+  /** Memory of the messages `encode` and `keep` make, taken back by `recycle`. */
+  readonly #messages = new MessagePool();
   /** Number memo of the series whose memo is a bare head (and of those not memoised). */
   readonly #transient: NumberedHead = { head: '', lastValue: Number.NaN, lastText: '', formatted: false };
 
@@ -146,47 +137,20 @@ export class JsonEncoder implements Encoder {
   }
 
   encode(batch: SampleBatch, defaultTimestamp: number | null, out: Uint8Array[] = []): Uint8Array[] {
-    this.#encode(batch, defaultTimestamp, (view) => out.push(this.#copyOut(view)));
+    this.#encode(batch, defaultTimestamp, (view) => out.push(this.#messages.copy(view)));
     return out;
   }
 
   /**
-   * Takes back messages this encoder made: their memory holds later messages. A fresh
-   * multi-hundred-kilobyte buffer per message costs more in page faults than the encoding.
+   * Takes back messages this encoder made: their memory holds later messages (message-pool.ts).
    */
   recycle(messages: readonly Uint8Array[]): void {
-    for (const m of messages) {
-      const ab = m.buffer;
-      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#poolBytes + ab.byteLength <= MAX_POOLED_BYTES && !this.#pooled.has(ab)) {
-        this.#pooled.add(ab);
-        this.#pool.push(ab as ArrayBuffer);
-        this.#poolBytes += ab.byteLength;
-      }
-    }
+    this.#messages.recycle(messages);
   }
 
-  /** A message of its own: recycled memory when a pooled buffer is large enough, else new. */
-  #copyOut(view: Uint8Array): Uint8Array {
-    const pool = this.#pool;
-    const len = view.length;
-    for (let i = pool.length - 1; i >= 0; i--) {
-      const ab = pool[i] as ArrayBuffer;
-      if (ab.byteLength >= len) {
-        pool[i] = pool[pool.length - 1] as ArrayBuffer;
-        pool.pop();
-        this.#pooled.delete(ab);
-        this.#poolBytes -= ab.byteLength;
-        const m = new Uint8Array(ab, 0, len);
-        m.set(view);
-        return m;
-      }
-    }
-    if (len < MIN_POOLED_BYTES) return copyOut(view);
-    // Room for a slightly larger message next time; uninitialised, like Buffer.allocUnsafe.
-    const m = Buffer.allocUnsafeSlow(len + (len >> 3)).subarray(0, len);
-    m.set(view);
-    this.#mine.add(m.buffer);
-    return m;
+  /** A copy of a message `encodeTo` handed out, to hold past `emit`, in memory `recycle` takes back. */
+  keep(message: Uint8Array): Uint8Array {
+    return this.#messages.copy(message);
   }
 
   /**
@@ -463,13 +427,4 @@ function headFromStored(name: string, st: StoredTags): string | null {
   }
   pos += buf.write('},"timestamp":', pos, 'latin1');
   return buf.toString('latin1', 0, pos);
-}
-
-/** A message of its own, copied out of the scratch buffer. */
-function copyOut(view: Uint8Array): Buffer {
-  const message = Buffer.allocUnsafe(view.length);
-  // `set` rather than `Buffer#copy`: the plain typed-array copy, the faster of the two for short
-  // and long messages alike (docs/performance.md).
-  message.set(view);
-  return message;
 }

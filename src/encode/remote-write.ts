@@ -50,6 +50,7 @@
 import { type SampleBatch, Series, SampleType } from '../sample.js';
 import { type Encoder, EncoderKind } from './encoder.js';
 import { int64Size, writeDouble, writeInt64, writeVarint, varintSize } from './protobuf.js';
+import { MessagePool } from './message-pool.js';
 import { growScratch } from './scratch.js';
 import { BlockCompressor } from './snappy.js';
 
@@ -82,10 +83,6 @@ const KEY_VALUE = 0x09;
 /** Sample.timestamp (2, varint). */
 const KEY_TIMESTAMP = 0x10;
 const INITIAL_SCRATCH = 64 * 1024;
-/** Most bytes of free message buffers kept for reuse (`recycle`). */
-const MAX_POOLED_BYTES = 8 << 20;
-/** Messages smaller than this come from Node's buffer pool, not ours. */
-const MIN_POOLED_BYTES = 16 * 1024;
 /** Room for a TimeSeries' framing and sample: keys, two varints, the double and an int64. */
 const SAMPLE_ROOM = 32;
 
@@ -99,11 +96,8 @@ export class RemoteWriteEncoder implements Encoder {
   lastRawBytes = 0;
   #raw: Buffer = Buffer.allocUnsafe(INITIAL_SCRATCH);
   readonly #snappy: BlockCompressor;
-  /** Free message buffers (`recycle`), and every buffer `keep` made (only those come back). */
-  readonly #pool: ArrayBuffer[] = [];
-  #poolBytes = 0;
-  readonly #pooled = new Set<ArrayBufferLike>();
-  readonly #mine = new WeakSet<ArrayBufferLike>();
+  /** Memory of the messages `keep` makes, taken back by `recycle` (message-pool.ts). */
+  readonly #messages = new MessagePool();
 
   constructor(options: RemoteWriteEncoderOptions = {}) {
     this.maxSamples = Math.max(1, Math.floor(options.maxSamplesPerSend ?? REMOTE_WRITE_DEFAULT_MAX_SAMPLES));
@@ -127,38 +121,12 @@ export class RemoteWriteEncoder implements Encoder {
    * message would stay until a full GC.
    */
   keep(message: Uint8Array): Uint8Array {
-    const pool = this.#pool;
-    const len = message.length;
-    for (let i = pool.length - 1; i >= 0; i--) {
-      const ab = pool[i] as ArrayBuffer;
-      if (ab.byteLength >= len) {
-        pool[i] = pool[pool.length - 1] as ArrayBuffer;
-        pool.pop();
-        this.#pooled.delete(ab);
-        this.#poolBytes -= ab.byteLength;
-        const m = new Uint8Array(ab, 0, len);
-        m.set(message);
-        return m;
-      }
-    }
-    if (len < MIN_POOLED_BYTES) return copyOut(message);
-    // Room for a slightly larger message next time; uninitialised, like Buffer.allocUnsafe.
-    const m = Buffer.allocUnsafeSlow(len + (len >> 3)).subarray(0, len);
-    m.set(message);
-    this.#mine.add(m.buffer);
-    return m;
+    return this.#messages.copy(message);
   }
 
   /** Takes back messages `keep` made once nothing reads them; others are left to the GC. */
   recycle(messages: readonly Uint8Array[]): void {
-    for (const m of messages) {
-      const ab = m.buffer;
-      if (m.byteOffset === 0 && this.#mine.has(ab) && this.#poolBytes + ab.byteLength <= MAX_POOLED_BYTES && !this.#pooled.has(ab)) {
-        this.#pooled.add(ab);
-        this.#pool.push(ab as ArrayBuffer);
-        this.#poolBytes += ab.byteLength;
-      }
-    }
+    this.#messages.recycle(messages);
   }
 
   /**
@@ -256,13 +224,6 @@ export class RemoteWriteEncoder implements Encoder {
  */
 interface Latin1Write {
   latin1Write(s: string, offset: number, length: number): number;
-}
-
-/** A message of its own: small ones come from Node's buffer pool, as the JSON encoder's do. */
-function copyOut(view: Uint8Array): Buffer {
-  const m = Buffer.allocUnsafe(view.length);
-  m.set(view);
-  return m;
 }
 
 /** The name and labels the exposition had for `series`, sorted by name, `__name__` included. */
