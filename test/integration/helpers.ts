@@ -18,6 +18,18 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
   }
 }
 
+/** Reads until `done` holds (every 500 ms), else fails naming `what` and the last reading. */
+export async function eventually<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!done(last)) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last).slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+    last = await read();
+  }
+  return last;
+}
+
 export interface TestServer {
   readonly url: string;
   readonly port: number;

@@ -11,18 +11,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { type Receiver, startPrometheus, type VectorSample } from '../fixtures/prometheus-server.js';
-import { resourcesYaml, serve, startEngine, statusOf, type TestServer, tempDir, writeResources } from './helpers.js';
-
-async function eventually<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last = await read();
-  while (!done(last)) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-    last = await read();
-  }
-  return last;
-}
+import { eventually, resourcesYaml, serve, startEngine, statusOf, type TestServer, tempDir, writeResources } from './helpers.js';
 
 /** `t` label → value of an instant query's vector. */
 function byTarget(v: readonly VectorSample[]): Record<string, string> {

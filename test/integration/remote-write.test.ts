@@ -16,7 +16,7 @@ import { SampleBatch } from '../../src/sample.js';
 import { RemoteWriteSink } from '../../src/sink/remote-write.js';
 import { type Receiver, startPrometheus } from '../fixtures/prometheus-server.js';
 import { startVictoriaMetrics } from '../fixtures/victoria-metrics.js';
-import { resourcesYaml, serve, tempDir, waitFor, writeResources } from './helpers.js';
+import { eventually, resourcesYaml, serve, tempDir, waitFor, writeResources } from './helpers.js';
 
 const never = (): AbortSignal => new AbortController().signal;
 const exposition = readFileSync(new URL('../fixtures/corpus/prometheus.prom', import.meta.url), 'utf8');
@@ -58,17 +58,6 @@ function close(got: number, want: number, relative: number): boolean {
   if (Object.is(got, want) || got === want) return true;
   if (Number.isNaN(got) && Number.isNaN(want)) return true;
   return Math.abs(got - want) <= Math.abs(want) * relative;
-}
-
-async function eventually<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-    last = await read();
-  }
-  return last;
 }
 
 /** Parses the corpus as one scrape of `target` at `at` and sends it; returns the lines sent. */
